@@ -1,0 +1,3 @@
+"""Gymnasium environments of softskills, registered under the ``softskills/`` namespace on import."""
+
+__all__: list[str] = []

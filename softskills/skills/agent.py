@@ -1,0 +1,144 @@
+"""The thin stateful SAC agent around the pure losses of :mod:`softskills.skills.sac`."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+
+import torch
+from torch import Tensor, nn
+
+from softskills.skills.critic import TwinQ
+from softskills.skills.sac import (
+    SACConfig,
+    action_log_prior,
+    actor_loss,
+    alpha_loss,
+    critic_loss,
+    soft_q_target,
+)
+from softskills.skills.types import Batch
+
+__all__ = ["SACAgent"]
+
+
+class SACAgent(nn.Module):
+    """K independent SAC learners that update in one call.
+
+    The update evaluates the critic, actor and temperature losses on the same parameters,
+    sums them, runs **one** backward pass and **one** fused Adam step over three parameter
+    groups, then moves the twin targets with one ``foreach`` lerp. This is the joint update
+    of TorchRL's SAC recipe; the sequential update of SB3 differs only in that its actor sees
+    the critic after that step's critic update. The actor loss reads the critic through
+    detached weights, so no critic weight gradient is ever computed for it.
+
+    Args:
+        policy: any :class:`~softskills.skills.types.Policy` module (Gaussian, Real-NVP, ...).
+        critic: the twin critics.
+        config: SAC hyperparameters.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast of the forward passes; master weights
+            and Adam state stay fp32).
+    """
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        critic: TwinQ,
+        config: SACConfig,
+        precision: str = "fp32",
+    ) -> None:
+        super().__init__()
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        k = critic.num_skills
+        if getattr(policy, "num_skills", k) != k:
+            raise ValueError(f"policy has {policy.num_skills} skills but the critic has {k}")
+        self.policy, self.critic, self.config, self.precision = policy, critic, config, precision
+        self.num_skills, self.act_dim = k, critic.act_dim
+        self._critic_params = list(critic.parameters())
+        for i, p in enumerate(self._critic_params):
+            self.register_buffer(f"target_{i}", p.detach().clone())
+        self.target_params = [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
+        self.log_alpha = nn.Parameter(
+            torch.full((k, 1), math.log(config.init_alpha)), requires_grad=config.auto_alpha
+        )
+        self.target_entropy = (
+            -float(self.act_dim) if config.target_entropy is None else float(config.target_entropy)
+        )
+        self.optimizer = self._make_optimizer(capturable=False)
+
+    def _make_optimizer(self, capturable: bool) -> torch.optim.Adam:
+        cfg = self.config
+        groups = [
+            {"params": self._critic_params, "lr": cfg.q_lr},
+            {"params": list(self.policy.parameters()), "lr": cfg.policy_lr},
+        ]
+        if cfg.auto_alpha:
+            groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
+        device = self.log_alpha.device.type
+        fused = device in ("cpu", "cuda")
+        return torch.optim.Adam(groups, fused=fused, capturable=capturable and device == "cuda")
+
+    def rebuild_optimizer(self, capturable: bool = False) -> None:
+        """Recreate the optimizer after the agent moved devices (state is preserved)."""
+        state = self.optimizer.state_dict()
+        self.optimizer = self._make_optimizer(capturable)
+        self.optimizer.load_state_dict(state)
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.log_alpha.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def compute_losses(
+        self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """All SAC losses on one batch, each of shape ``(K,)`` (plus diagnostics).
+
+        ``noise``/``next_noise`` are the policy's base samples at ``s`` and ``s'``; drawn if ``None``.
+        """
+        cfg = self.config
+        prior = cfg.action_prior
+        alpha = self.log_alpha.detach().exp()
+        with self._autocast():
+            with torch.no_grad():
+                next_act, next_log_pi = self.policy.sample(batch.next_obs, next_noise)
+                next_q = self.critic(batch.next_obs, next_act, self.target_params)
+                y = soft_q_target(
+                    batch.rew, batch.terminated, next_q.float(), next_log_pi.float(),
+                    action_log_prior(next_act, prior).float(), alpha, cfg.gamma, cfg.reward_scale,
+                )
+            q = self.critic(batch.obs, batch.act).float()
+            act, log_pi = self.policy.sample(batch.obs, noise)
+            q_pi = self.critic(batch.obs, act, [p.detach() for p in self._critic_params]).float()
+            log_pi = log_pi.float()
+            losses = {
+                "qf_loss": critic_loss(q, y),
+                "actor_loss": actor_loss(log_pi, action_log_prior(act, prior).float(), q_pi, alpha),
+                "alpha_loss": alpha_loss(self.log_alpha, log_pi, self.target_entropy),
+            }
+        losses["alpha"] = alpha.squeeze(-1)
+        losses["entropy"] = -log_pi.detach().mean(-1)
+        return losses
+
+    def update(
+        self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """One gradient step for every skill. Returns detached per-skill losses; no host sync."""
+        losses = self.compute_losses(batch, noise, next_noise)
+        total = losses["qf_loss"].sum() + losses["actor_loss"].sum()
+        if self.config.auto_alpha:
+            total = total + losses["alpha_loss"].sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(self.target_params, self._critic_params, self.config.tau)
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Actions for observations ``(K, N, obs_dim)`` (no gradients)."""
+        if deterministic:
+            return self.policy.deterministic(obs)
+        return self.policy.sample(obs)[0]
