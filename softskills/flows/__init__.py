@@ -1,5 +1,6 @@
-"""Policies: the tanh-Gaussian of SAC and (issue 4) Real-NVP state-conditioned flows."""
+"""Policies: the tanh-Gaussian of SAC and Real-NVP state-conditioned flows (LSP)."""
 
 from softskills.flows.gaussian import GaussianPolicy
+from softskills.flows.realnvp import RealNVPPolicy
 
-__all__ = ["GaussianPolicy"]
+__all__ = ["GaussianPolicy", "RealNVPPolicy"]

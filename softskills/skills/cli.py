@@ -1,0 +1,103 @@
+"""The ``softskills`` command line: ``train``, ``eval`` and ``plot``.
+
+Every option is a field of a frozen dataclass with its own docstring, parsed by tyro, so
+``softskills train --help`` documents them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated
+
+import tyro
+
+from softskills.skills.config import TrainConfig
+
+__all__ = ["EvalArgs", "PlotArgs", "main"]
+
+
+@dataclass(frozen=True)
+class EvalArgs:
+    """Evaluate a trained run with its deterministic policy and print the mean return."""
+
+    run_dir: Annotated[str, tyro.conf.Positional]
+    """Run directory (or checkpoint directory) written by ``softskills train``."""
+    episodes: int = 10
+    """Episodes per skill."""
+    seed: int = 12345
+    """Seed of the first evaluation episode (episode e uses seed + e)."""
+    device: str = "cpu"
+    """Torch device."""
+    stochastic: bool = False
+    """Sample actions from the policy instead of the deterministic action."""
+
+
+@dataclass(frozen=True)
+class PlotArgs:
+    """Plot the learning curves of one or more runs into a PNG."""
+
+    run_dirs: Annotated[tuple[str, ...], tyro.conf.Positional]
+    """Run directories to plot (each one's progress.csv)."""
+    out: str = ""
+    """Output PNG (default: RUN_DIR/curves.png of the first run)."""
+    keys: tuple[str, ...] = ("charts/episodic_return", "eval/return")
+    """Scalars to plot, one panel each."""
+
+
+def _train(cfg: TrainConfig) -> None:
+    from softskills.skills.trainer import Trainer
+
+    if cfg.resume:
+        overrides = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                     if f.name in ("steps", "device", "progress", "threads")}
+        trainer = Trainer.resume(cfg.out, **overrides)
+    else:
+        trainer = Trainer(cfg)
+    metrics = trainer.train()
+    print(json.dumps({"env": cfg.env, "algo": trainer.cfg.algo, "policy": trainer.cfg.policy, **metrics}))
+
+
+def _eval(args: EvalArgs) -> None:
+    from softskills.skills.evaluate import evaluate
+    from softskills.skills.trainer import load_agent
+
+    agent, cfg = load_agent(args.run_dir, args.device)
+    rets = evaluate(agent, cfg.env, args.episodes, args.seed, args.device, deterministic=not args.stochastic)
+    print(f"mean return over {args.episodes} episodes x {cfg.skills} skill(s) on {cfg.env}: {rets.mean():.2f}")
+    print(json.dumps({"env": cfg.env, "episodes": args.episodes, "mean_return": float(rets.mean()),
+                      "per_skill": rets.mean(1).tolist()}))
+
+
+def _plot(args: PlotArgs) -> None:
+    from softskills.skills.plot import plot_runs
+
+    path = plot_runs(list(args.run_dirs), args.out or None, args.keys)
+    print(json.dumps({"png": str(path)}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``softskills`` console script."""
+    from softskills.skills.checkpoint import CheckpointError
+
+    cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs}
+    try:
+        args = tyro.extras.subcommand_cli_from_dict(
+            cmds, args=argv, prog="softskills",
+            description="softskills: maximum-entropy skills on one SAC/SQL core.",
+        )
+        if isinstance(args, TrainConfig):
+            _train(args)
+        elif isinstance(args, EvalArgs):
+            _eval(args)
+        else:
+            _plot(args)
+    except (ValueError, CheckpointError, FloatingPointError, FileNotFoundError) as e:
+        print(f"softskills: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The training configuration: one frozen dataclass, one docstring per field (parsed by tyro)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from softskills.skills.sac import SACConfig
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Train K soft skills on a Gymnasium environment."""
+
+    env: str = "Pendulum-v1"
+    """Gymnasium environment id (a continuous, bounded Box action space)."""
+    algo: Literal["sac", "sql"] = "sac"
+    """Learning algorithm: soft actor-critic or soft Q-learning."""
+    policy: Literal["gaussian", "realnvp"] = "gaussian"
+    """Policy family for SAC (SQL always uses its amortised SVGD sampler)."""
+    steps: int = 20_000
+    """Environment steps per environment (per skill and per vector sub-env)."""
+    seed: int = 0
+    """Base seed; skill k is seeded with ``seed + k``."""
+    out: str = "runs/default"
+    """Run directory: checkpoint, progress.csv, TensorBoard events."""
+    skills: int = 1
+    """K: independent skills trained together in one batched update."""
+    device: str = "cpu"
+    """Torch device (``cpu``, ``cuda``, ``cuda:1``, ...)."""
+    num_envs: int = 1
+    """Vector sub-environments per skill."""
+    warmup_steps: int = 1000
+    """Initial steps with uniform random actions before learning starts."""
+    updates_per_step: float = 1.0
+    """Gradient updates per environment step (fractions allowed, e.g. 0.5)."""
+    batch_size: int = 256
+    """Replay batch size per skill."""
+    buffer_size: int = 1_000_000
+    """Replay capacity per skill (capped at the total number of transitions)."""
+    eval_every: int = 5_000
+    """Deterministic evaluation every this many steps (0 disables)."""
+    eval_episodes: int = 5
+    """Episodes per evaluation and per skill."""
+    log_every: int = 1_000
+    """Loss and SPS logging interval in steps (losses are read from the device only then)."""
+    checkpoint_every: int = 10_000
+    """Checkpoint interval in steps (a final checkpoint is always written)."""
+    save_buffer: bool = True
+    """Store the replay buffer in checkpoints (needed for an exact resume)."""
+    resume: bool = False
+    """Continue from the checkpoint in ``out`` up to ``steps`` total steps."""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """Forward-pass precision of the update (bf16 autocast needs CPU/GPU bf16 support)."""
+    graph: bool = True
+    """On CUDA, capture the whole update (sampling included) in a CUDA graph."""
+    threads: int = 0
+    """CPU threads for torch (0: leave torch's default)."""
+    progress: bool = True
+    """Show a progress bar."""
+    tensorboard: bool = True
+    """Write TensorBoard events."""
+    sac: SACConfig = field(default_factory=SACConfig)
+    """SAC hyperparameters."""
+    flow_coupling_layers: int = 2
+    """Real-NVP: number of affine coupling layers."""
+    flow_embed_hidden: tuple[int, ...] = (256, 256)
+    """Real-NVP: hidden widths of the observation embedding (its output is 2|A|)."""
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "skills", "num_envs", "batch_size", "buffer_size", "eval_episodes", "log_every",
+                    "checkpoint_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("warmup_steps", "eval_every", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.updates_per_step < 0:
+            raise ValueError(f"updates_per_step must be non-negative, got {self.updates_per_step}")

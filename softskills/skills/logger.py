@@ -1,0 +1,65 @@
+"""Scalars to TensorBoard and CSV with CleanRL's key names (charts/*, losses/*)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+__all__ = ["Logger", "read_csv"]
+
+
+class Logger:
+    """Writes ``(step, key, value)`` scalars to ``progress.csv`` and to TensorBoard events in ``run_dir``.
+
+    Args:
+        run_dir: the run directory.
+        tensorboard: also write TensorBoard events (``run_dir/tb``).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "progress.csv"
+        new = not path.exists()
+        self._file = open(path, "a", newline="")
+        self._csv = csv.writer(self._file)
+        if new:
+            self._csv.writerow(["step", "key", "value"])
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tb"))
+
+    def log(self, step: int, scalars: dict[str, float]) -> None:
+        """Record scalars at ``step``."""
+        for k, v in scalars.items():
+            self._csv.writerow([step, k, f"{float(v):.6g}"])
+            if self._tb is not None:
+                self._tb.add_scalar(k, float(v), step)
+
+    def text(self, tag: str, text: str) -> None:
+        """A text note in TensorBoard (for example the hyperparameter table)."""
+        if self._tb is not None:
+            self._tb.add_text(tag, text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        if self._tb is not None:
+            self._tb.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_csv(run_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
+    """``progress.csv`` as ``{key: [(step, value), ...]}``."""
+    out: dict[str, list[tuple[int, float]]] = {}
+    with open(Path(run_dir) / "progress.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["key"], []).append((int(row["step"]), float(row["value"])))
+    return out

@@ -1,0 +1,196 @@
+"""The thin stateful soft Q-learning agent around the pure losses of :mod:`softskills.skills.sql`."""
+
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch import Tensor, nn
+
+from softskills.skills.critic import TwinQ
+from softskills.skills.sql import (
+    SQLConfig,
+    soft_td_target,
+    soft_value_uniform_is,
+    svgd_direction,
+    svgd_surrogate,
+    td_loss,
+)
+from softskills.skills.sql_sampler import SVGDSampler
+from softskills.skills.types import Batch
+
+__all__ = ["SQLAgent"]
+
+
+class SQLAgent(nn.Module):
+    """K independent soft Q-learners (thesis Algorithm 1) that update in one call.
+
+    The public contract is :class:`~softskills.skills.agent.SACAgent`'s, so the shared trainer
+    and checkpoints work unchanged: ``policy``, ``critic``, ``config``, ``num_skills``,
+    ``act_dim``, ``optimizer``, ``target_params``, ``log_alpha``, ``update``, ``act``,
+    ``compute_losses``, ``rebuild_optimizer``.
+
+    One update computes the TD loss of the twin critics against the soft value of the *target*
+    twins (the minimum of the twins at each uniform action, as softlearning's SQL does) and
+    the amortised-SVGD surrogate of the sampler, sums them, runs **one** backward pass and
+    **one** fused Adam step over two parameter groups. ``grad_a Q`` for SVGD comes from the
+    online critic through detached weights (one small ``autograd.grad``), so no critic weight
+    gradient is computed for the sampler. Both losses read the parameters from before the step,
+    as in the original, where both training ops ran in one ``session.run``.
+
+    The target critic is either hard-copied every ``target_interval`` updates (the original)
+    or Polyak-averaged. The update counter is the registered buffer ``num_updates``, so
+    ``state_dict``/``load_state_dict`` round-trip it and a resumed run matches a straight run
+    bit for bit. The hard copy is ``target <- target * (1 - c) + online * c`` with a device
+    flag ``c = (num_updates % interval == 0)``, exact for ``c`` in {0, 1}: no host sync and no
+    Python branch on device values, so the update stays CUDA-graph capturable.
+
+    Args:
+        sampler: the amortised sampling network (``policy`` attribute, as in SACAgent).
+        critic: the twin critics.
+        config: SQL hyperparameters.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast of the forward passes).
+    """
+
+    def __init__(
+        self,
+        sampler: SVGDSampler,
+        critic: TwinQ,
+        config: SQLConfig,
+        precision: str = "fp32",
+    ) -> None:
+        super().__init__()
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        k = critic.num_skills
+        if getattr(sampler, "num_skills", k) != k:
+            raise ValueError(f"sampler has {sampler.num_skills} skills but the critic has {k}")
+        if getattr(sampler, "act_dim", critic.act_dim) != critic.act_dim:
+            raise ValueError(f"sampler act_dim {sampler.act_dim} != critic act_dim {critic.act_dim}")
+        self.policy, self.critic, self.config, self.precision = sampler, critic, config, precision
+        self.num_skills, self.act_dim = k, critic.act_dim
+        self._critic_params = list(critic.parameters())
+        for i, p in enumerate(self._critic_params):
+            self.register_buffer(f"target_{i}", p.detach().clone())
+        self.target_params = [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
+        # A fixed temperature kept as a buffer (SACAgent has a log_alpha parameter): it moves with
+        # the module and is what ``update`` reports as "alpha".
+        self.register_buffer("log_alpha", torch.full((k, 1), math.log(config.alpha)))
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        self.optimizer = self._make_optimizer(capturable=False)
+
+    @property
+    def sampler(self) -> SVGDSampler:
+        """The amortised sampling network (an alias of ``policy``)."""
+        return self.policy
+
+    def _make_optimizer(self, capturable: bool) -> torch.optim.Adam:
+        cfg = self.config
+        groups = [
+            {"params": self._critic_params, "lr": cfg.q_lr},
+            {"params": list(self.policy.parameters()), "lr": cfg.policy_lr},
+        ]
+        device = self.log_alpha.device.type
+        fused = device in ("cpu", "cuda")
+        return torch.optim.Adam(groups, fused=fused, capturable=capturable and device == "cuda")
+
+    def rebuild_optimizer(self, capturable: bool = False) -> None:
+        """Recreate the optimizer after the agent moved devices (state is preserved)."""
+        state = self.optimizer.state_dict()
+        self.optimizer = self._make_optimizer(capturable)
+        self.optimizer.load_state_dict(state)
+
+    def _autocast(self) -> AbstractContextManager[None]:
+        if self.precision == "bf16":
+            return torch.autocast(self.log_alpha.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _q_min(self, obs: Tensor, act: Tensor, params: list[Tensor]) -> Tensor:
+        """``min_j Q_j(s, a)`` for obs ``(K, B, ds)`` and particles ``(K, B, M, da)``: ``(K, B, M)``."""
+        k, b, m, da = act.shape
+        obs_rep = obs.unsqueeze(2).expand(k, b, m, obs.shape[-1]).reshape(k, b * m, obs.shape[-1])
+        q = self.critic(obs_rep, act.reshape(k, b * m, da), params)
+        return q.min(dim=1).values.view(k, b, m)
+
+    def compute_losses(
+        self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """The TD loss and the SVGD surrogate on one batch, each ``(K,)`` (plus diagnostics).
+
+        Args:
+            batch: replay batch, leading shape ``(K, B)``.
+            noise: the sampler's base samples ``xi`` for the SVGD particles at ``s``,
+                ``(K, B, kernel_particles, act_dim)``, standard normal; drawn if ``None``.
+                The first ``n_fixed`` particles are the fixed ones (index j), the rest are updated.
+            next_noise: the uniform importance-sampling actions at ``s'``,
+                ``(K, B, value_particles, act_dim)`` in ``[-1, 1]``; drawn if ``None``.
+        """
+        cfg = self.config
+        k, b = batch.rew.shape
+        alpha = self.log_alpha.exp()  # (K, 1)
+        obs = batch.obs
+        if next_noise is None:
+            next_noise = torch.rand(k, b, cfg.value_particles, self.act_dim, device=obs.device) * 2.0 - 1.0
+        with self._autocast():
+            with torch.no_grad():
+                next_q = self._q_min(batch.next_obs, next_noise, self.target_params).float()
+                next_v = soft_value_uniform_is(next_q, alpha, self.act_dim)
+                y = soft_td_target(batch.rew, batch.terminated, next_v, cfg.gamma, cfg.reward_scale)
+            q = self.critic(obs, batch.act).float()
+
+            particles = self.policy.sample_actions(obs, cfg.kernel_particles, noise)
+            fixed, updated = particles.split([cfg.n_fixed, cfg.n_updated], dim=2)
+            # Target log-density log p(a) = Q(s, a)/alpha over *squashed* actions, with no tanh
+            # correction (softlearning issue #143; see the module docstring of sql.py).
+            with torch.enable_grad():
+                fixed = fixed.detach().requires_grad_(True)
+                detached = [p.detach() for p in self._critic_params]
+                q_fixed = self._q_min(obs, fixed, detached).float()
+                (grad_q,) = torch.autograd.grad(q_fixed.sum(), fixed)
+            grad_log_p = grad_q.float() / alpha.unsqueeze(-1).unsqueeze(-1)
+            direction = svgd_direction(fixed.detach().float(), grad_log_p, updated.float())
+            losses = {
+                "qf_loss": td_loss(q, y),
+                "actor_loss": svgd_surrogate(updated.float(), direction),
+            }
+        losses["alpha"] = alpha.squeeze(-1)
+        losses["q_mean"] = q.detach().mean(dim=(1, 2))
+        losses["next_v"] = next_v.mean(-1)
+        return losses
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        self.num_updates.add_(1)
+        cfg = self.config
+        if cfg.target_update == "polyak":
+            torch._foreach_lerp_(self.target_params, self._critic_params, cfg.tau)
+            return
+        # Hard copy every ``target_interval`` updates, gated on the device (no host sync).
+        copy = (self.num_updates % cfg.target_interval == 0).to(self.target_params[0].dtype)
+        torch._foreach_mul_(self.target_params, 1.0 - copy)
+        torch._foreach_add_(self.target_params, torch._foreach_mul(self._critic_params, copy))
+
+    def update(
+        self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """One gradient step for every skill. Returns detached per-skill losses; no host sync.
+
+        ``noise``/``next_noise`` as in :meth:`compute_losses`. After the step the update counter
+        grows by one and the target moves (a hard copy when the counter hits a multiple of
+        ``target_interval``).
+        """
+        losses = self.compute_losses(batch, noise, next_noise)
+        total = losses["qf_loss"].sum() + losses["actor_loss"].sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self._update_target()
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
+        """Actions for observations ``(K, N, obs_dim)`` (no gradients); ``deterministic`` uses ``xi = 0``."""
+        if deterministic:
+            return self.policy.deterministic(obs)
+        return self.policy.sample(obs)[0]

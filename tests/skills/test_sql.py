@@ -1,0 +1,375 @@
+"""Soft Q-learning: pure losses, the SVGD sampler, the stacked agent, and a MultiGoal learning check."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from softskills.skills.critic import TwinQ
+from softskills.skills.sql import (
+    SQLConfig,
+    rbf_kernel,
+    soft_td_target,
+    soft_value_uniform_is,
+    svgd_direction,
+    svgd_surrogate,
+    td_loss,
+)
+from softskills.skills.sql_agent import SQLAgent
+from softskills.skills.sql_sampler import SVGDSampler
+from softskills.skills.types import Batch
+
+OBS, ACT = 3, 2
+
+
+# ---------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gamma": 1.5},
+        {"alpha": 0.0},
+        {"reward_scale": -1.0},
+        {"value_particles": 0},
+        {"kernel_update_ratio": 1.0},
+        {"kernel_particles": 2},  # 1 fixed particle: log(1) = 0 in the median heuristic
+        {"target_update": "soft"},
+        {"target_interval": 0},
+        {"tau": 0.0},
+        {"q_lr": 0.0},
+        {"hidden": ()},
+    ],
+)
+def test_config_rejects_bad_values(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        SQLConfig(**kwargs)
+
+
+def test_config_particle_split() -> None:
+    cfg = SQLConfig(kernel_particles=32, kernel_update_ratio=0.5)
+    assert (cfg.n_fixed, cfg.n_updated) == (16, 16)
+    cfg = SQLConfig(kernel_particles=5, kernel_update_ratio=0.5)
+    assert (cfg.n_fixed, cfg.n_updated) == (3, 2)  # int(2.5) updated, as the original splits
+
+
+# ---------------------------------------------------------------- soft value
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+def test_soft_value_of_constant_q_is_exact(alpha: float) -> None:
+    # V = alpha log int_{[-1,1]^A} exp(c/alpha) da = c + alpha |A| log 2, for any M.
+    q = torch.full((2, 5, 7), 1.5)
+    v = soft_value_uniform_is(q, alpha, act_dim=3)
+    assert v.shape == (2, 5)
+    torch.testing.assert_close(v, torch.full((2, 5), 1.5 + alpha * 3 * math.log(2.0)))
+
+
+def test_soft_value_matches_quadrature_for_1d_quadratic() -> None:
+    alpha, mu, beta = 0.5, 0.3, 2.0
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 1, 200_000, generator=gen, dtype=torch.float64) * 2 - 1
+    q = -beta * (a - mu) ** 2
+    v = soft_value_uniform_is(q, alpha, act_dim=1)
+    grid = np.linspace(-1.0, 1.0, 200_001)
+    exact = alpha * np.log(np.trapezoid(np.exp(-beta * (grid - mu) ** 2 / alpha), grid))
+    assert v.item() == pytest.approx(exact, abs=5e-3)
+
+
+def test_soft_value_per_skill_alpha_tensor() -> None:
+    q = torch.randn(3, 4, 6)
+    alpha = torch.tensor([[0.5], [1.0], [2.0]])
+    v = soft_value_uniform_is(q, alpha, act_dim=2)
+    for k in range(3):
+        torch.testing.assert_close(v[k], soft_value_uniform_is(q[k], float(alpha[k]), act_dim=2))
+
+
+def test_td_target_and_loss_by_hand() -> None:
+    rew = torch.tensor([[1.0, 2.0]])
+    term = torch.tensor([[0.0, 1.0]])
+    next_v = torch.tensor([[10.0, 10.0]])
+    y = soft_td_target(rew, term, next_v, gamma=0.9, reward_scale=0.5)
+    torch.testing.assert_close(y, torch.tensor([[0.5 + 9.0, 1.0]]))
+    q = torch.tensor([[[9.5, 2.0], [8.5, 1.0]]])  # (K=1, twins=2, B=2)
+    # twin 0: 0.5 * mean(0, 1) = 0.25; twin 1: 0.5 * mean(1, 0) = 0.25
+    torch.testing.assert_close(td_loss(q, y), torch.tensor([0.5]))
+    torch.testing.assert_close(td_loss(q[:, 0], y), torch.tensor([0.25]))
+
+
+# ---------------------------------------------------------------- kernel and SVGD
+
+
+def test_kernel_median_heuristic_and_original_topk() -> None:
+    gen = torch.Generator().manual_seed(1)
+    xs, ys = torch.randn(2, 3, 6, 2, generator=gen), torch.randn(2, 3, 4, 2, generator=gen)
+    kappa, _ = rbf_kernel(xs, ys)
+    d2 = ((xs.unsqueeze(-2) - ys.unsqueeze(-3)) ** 2).sum(-1)
+    n = 6 * 4
+    # The original's median: the (Kx Ky // 2 + 1)-th largest of the pairwise distances.
+    med = torch.topk(d2.flatten(-2), k=n // 2 + 1, dim=-1).values[..., -1]
+    h = (med / math.log(6)).clamp_min(1e-3)
+    torch.testing.assert_close(kappa, torch.exp(-d2 / h[..., None, None]))
+
+
+def test_kernel_bandwidth_floor() -> None:
+    xs = torch.zeros(1, 4, 2)
+    kappa, grad = rbf_kernel(xs, xs[:, :2] + 1e-4)
+    # all distances ~2e-8: h clamps to 1e-3, so kappa = exp(-2e-8 / 1e-3)
+    torch.testing.assert_close(kappa, torch.full((1, 4, 2), math.exp(-2e-8 / 1e-3)))
+    assert grad.shape == (1, 4, 2, 2)
+
+
+def test_kernel_gradient_matches_autograd() -> None:
+    gen = torch.Generator().manual_seed(2)
+    xs = torch.randn(5, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    ys = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    kappa, grad = rbf_kernel(xs, ys)
+    assert grad.shape == (5, 4, 3)
+    for i in range(4):
+        # kappa[j, i] depends on x_j only (h is a stopped constant)
+        (g,) = torch.autograd.grad(kappa[:, i].sum(), xs, retain_graph=True)
+        torch.testing.assert_close(grad[:, i], g)
+
+
+def test_svgd_moves_particles_to_gaussian_target() -> None:
+    # 1-D target N(m, s^2): grad log p(a) = -(a - m)/s^2. Plain SVGD iterations (all particles
+    # fixed and updated) must move the cloud onto the target's mode and spread.
+    m, s = 0.6, 0.3
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(1, 64, 1, generator=gen, dtype=torch.float64) * 0.1 - 1.0
+    first = svgd_direction(a, -(a - m) / s**2, a)
+    assert first.mean() > 0  # the cloud lies left of the mode: it moves right
+    for _ in range(300):
+        a = a + 0.02 * svgd_direction(a, -(a - m) / s**2, a)
+    assert a.mean().item() == pytest.approx(m, abs=0.03)
+    assert a.std().item() == pytest.approx(s, abs=0.06)
+
+
+def test_svgd_surrogate_gradient_is_minus_direction() -> None:
+    upd = torch.randn(2, 3, 4, ACT, requires_grad=True)
+    direction = torch.randn(2, 3, 4, ACT)
+    loss = svgd_surrogate(upd, direction)
+    assert loss.shape == (2,)
+    (g,) = torch.autograd.grad(loss.sum(), upd)
+    torch.testing.assert_close(g, -direction / 12.0)
+
+
+# ---------------------------------------------------------------- sampler
+
+
+def test_sampler_shapes_and_range() -> None:
+    s = SVGDSampler(3, OBS, ACT, hidden=(16, 16), seeds=[0, 1, 2])
+    obs = torch.randn(3, 5, OBS)
+    a, logp = s.sample(obs)
+    assert a.shape == (3, 5, ACT) and logp.shape == (3, 5)
+    assert torch.all(logp == 0)
+    p = s.sample_actions(obs, 7)
+    assert p.shape == (3, 5, 7, ACT)
+    assert p.abs().max() <= 1.0
+    det = s.deterministic(obs)
+    torch.testing.assert_close(det, s.sample(obs, torch.zeros(3, 5, ACT))[0])
+    with pytest.raises(NotImplementedError):
+        s.log_prob(obs, a)
+    with pytest.raises(ValueError):
+        s.sample_actions(obs, 7, noise=torch.randn(3, 5, 6, ACT))
+
+
+def test_sampler_seeds_are_per_skill() -> None:
+    stacked = SVGDSampler(3, OBS, ACT, hidden=(16,), seeds=[4, 5, 6])
+    single = SVGDSampler(1, OBS, ACT, hidden=(16,), seeds=[5])
+    for ps, p1 in zip(stacked.parameters(), single.parameters()):
+        torch.testing.assert_close(ps[1:2], p1, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- agent
+
+
+def _agent(k: int, seeds: list[int] | None = None, **cfg) -> SQLAgent:
+    cfg.setdefault("hidden", (32, 32))
+    cfg.setdefault("kernel_particles", 8)
+    cfg.setdefault("value_particles", 6)
+    config = SQLConfig(**cfg)
+    seeds = list(range(k)) if seeds is None else seeds
+    return SQLAgent(
+        SVGDSampler(k, OBS, ACT, config.hidden, seeds=seeds), TwinQ(k, OBS, ACT, config.hidden, seeds=seeds), config
+    )
+
+
+def _batch(k: int, b: int = 10, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        obs=torch.randn(k, b, OBS, generator=g),
+        act=torch.rand(k, b, ACT, generator=g) * 2 - 1,
+        rew=torch.randn(k, b, generator=g),
+        next_obs=torch.randn(k, b, OBS, generator=g),
+        terminated=(torch.rand(k, b, generator=g) < 0.2).float(),
+    )
+
+
+def _noise(agent: SQLAgent, k: int, b: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1000 + seed)
+    cfg = agent.config
+    noise = torch.randn(k, b, cfg.kernel_particles, ACT, generator=g)
+    next_noise = torch.rand(k, b, cfg.value_particles, ACT, generator=g) * 2 - 1
+    return noise, next_noise
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_update_shapes(k: int) -> None:
+    agent = _agent(k)
+    assert agent.num_skills == k and agent.act_dim == ACT
+    assert isinstance(agent.optimizer, torch.optim.Adam) and len(agent.optimizer.param_groups) == 2
+    before = [p.detach().clone() for p in agent.parameters()]
+    out = agent.update(_batch(k))
+    assert {"qf_loss", "actor_loss", "alpha"} <= set(out)
+    for v in out.values():
+        assert v.shape == (k,) and not v.requires_grad and torch.isfinite(v).all()
+    torch.testing.assert_close(out["alpha"], torch.ones(k))
+    assert all(not torch.equal(a, b) for a, b in zip(before, agent.parameters()))
+    obs = torch.randn(k, 4, OBS)
+    assert agent.act(obs).shape == (k, 4, ACT)
+    assert agent.act(obs, deterministic=True).shape == (k, 4, ACT)
+    assert int(agent.num_updates) == 1
+
+
+def test_stacked_equals_single_skill_agents() -> None:
+    k, seeds = 3, [10, 11, 12]
+    stacked = _agent(k, seeds, alpha=0.7, target_interval=2)
+    singles = [_agent(1, [s], alpha=0.7, target_interval=2) for s in seeds]
+    for step in range(3):
+        batch = _batch(k, seed=step)
+        noise, next_noise = _noise(stacked, k, seed=step)
+        out = stacked.update(batch, noise, next_noise)
+        for i, single in enumerate(singles):
+            sub = Batch(*(t[i : i + 1] for t in batch))
+            o1 = single.update(sub, noise[i : i + 1], next_noise[i : i + 1])
+            for key in ("qf_loss", "actor_loss", "alpha"):
+                torch.testing.assert_close(out[key][i : i + 1], o1[key], rtol=1e-5, atol=1e-6)
+    for i, single in enumerate(singles):
+        for ps, p1 in zip(stacked.policy.parameters(), single.policy.parameters()):
+            torch.testing.assert_close(ps[i : i + 1], p1, rtol=1e-5, atol=1e-6)
+        for ps, p1 in zip(stacked.critic.parameters(), single.critic.parameters()):
+            torch.testing.assert_close(ps[2 * i : 2 * i + 2], p1, rtol=1e-5, atol=1e-6)
+        for ts, t1 in zip(stacked.target_params, single.target_params):
+            torch.testing.assert_close(ts[2 * i : 2 * i + 2], t1, rtol=1e-5, atol=1e-6)
+
+
+def test_hard_target_copy_exactly_at_interval() -> None:
+    agent = _agent(2, target_interval=3)
+    snapshot = [t.clone() for t in agent.target_params]
+    for p, t in zip(agent.critic.parameters(), agent.target_params):
+        assert torch.equal(p, t)  # targets start as copies
+    for n in range(1, 8):
+        agent.update(_batch(2, seed=n))
+        online = [p.detach() for p in agent.critic.parameters()]
+        if n % 3 == 0:
+            assert all(torch.equal(t, p) for t, p in zip(agent.target_params, online))
+            snapshot = [t.clone() for t in agent.target_params]
+        else:
+            assert all(torch.equal(t, s) for t, s in zip(agent.target_params, snapshot))
+            assert not all(torch.equal(t, p) for t, p in zip(agent.target_params, online))
+    assert int(agent.num_updates) == 7
+
+
+def test_polyak_target() -> None:
+    agent = _agent(1, target_update="polyak", tau=0.1)
+    old = [t.clone() for t in agent.target_params]
+    agent.update(_batch(1))
+    for t, o, p in zip(agent.target_params, old, agent.critic.parameters()):
+        torch.testing.assert_close(t, o + 0.1 * (p.detach() - o))
+
+
+def test_state_dict_round_trip_restores_counter_and_resumes_exactly() -> None:
+    def step(agent: SQLAgent, n: int) -> None:
+        noise, next_noise = _noise(agent, 2, seed=n)
+        agent.update(_batch(2, seed=n), noise, next_noise)
+
+    straight = _agent(2, target_interval=4)
+    for n in range(10):
+        step(straight, n)
+
+    first = _agent(2, target_interval=4)
+    for n in range(5):
+        step(first, n)
+    state, opt_state = first.state_dict(), first.optimizer.state_dict()
+    assert "num_updates" in state and int(state["num_updates"]) == 5
+
+    resumed = _agent(2, seeds=[7, 8], target_interval=4)  # different init: all of it is overwritten
+    resumed.load_state_dict(state)
+    resumed.optimizer.load_state_dict(opt_state)
+    assert int(resumed.num_updates) == 5
+    for n in range(5, 10):
+        step(resumed, n)
+    assert int(resumed.num_updates) == 10
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_sampler_skill_mismatch_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        SQLAgent(SVGDSampler(2, OBS, ACT, (8,)), TwinQ(3, OBS, ACT, (8,)), SQLConfig(hidden=(8,)))
+
+
+# ---------------------------------------------------------------- learning check
+
+
+def _train_multigoal(seed: int, steps: int, cfg: SQLConfig, batch_size: int, warmup: int) -> SQLAgent:
+    """A minimal SQL loop on MultiGoal with a preallocated tensor replay buffer (K = 1)."""
+    import gymnasium
+
+    import softskills.envs  # noqa: F401  (registers MultiGoal)
+
+    torch.manual_seed(seed)
+    agent = SQLAgent(SVGDSampler(1, 2, 2, cfg.hidden, seeds=[seed]), TwinQ(1, 2, 2, cfg.hidden, seeds=[seed]), cfg)
+    env = gymnasium.make("softskills/MultiGoal-v0")
+    buf_obs, buf_act = torch.zeros(steps, 2), torch.zeros(steps, 2)
+    buf_rew, buf_next, buf_term = torch.zeros(steps), torch.zeros(steps, 2), torch.zeros(steps)
+    obs, _ = env.reset(seed=seed)
+    for t in range(steps):
+        o = torch.as_tensor(obs)
+        if t < warmup:
+            a = torch.rand(2) * 2 - 1
+        else:
+            a = agent.act(o.view(1, 1, 2))[0, 0]
+        next_obs, r, term, trunc, _ = env.step(a.numpy())
+        buf_obs[t], buf_act[t], buf_rew[t] = o, a, r
+        buf_next[t], buf_term[t] = torch.as_tensor(next_obs), float(term)
+        obs = next_obs
+        if term or trunc:
+            obs, _ = env.reset()
+        if t >= warmup:
+            idx = torch.randint(0, t + 1, (batch_size,))
+            agent.update(
+                Batch(buf_obs[idx][None], buf_act[idx][None], buf_rew[idx][None], buf_next[idx][None],
+                      buf_term[idx][None])
+            )
+    return agent
+
+
+@pytest.mark.slow
+def test_sql_learns_multigoal() -> None:
+    from softskills.envs.plot_multigoal import rollout_multigoal
+    from softskills.envs import goals_reached
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(threads, 2))
+    try:
+        start = time.perf_counter()
+        cfg = SQLConfig(
+            reward_scale=0.1, kernel_particles=32, hidden=(64, 64), target_interval=1000
+        )
+        agent = _train_multigoal(seed=0, steps=2000, cfg=cfg, batch_size=64, warmup=100)
+        paths, returns = rollout_multigoal(agent, n_paths=20, seed=10_000)
+        finals = [p[-1] for p in paths]
+        reached = goals_reached(finals)
+        hits = sum(float(np.linalg.norm(f - np.array([[5, 0], [-5, 0], [0, 5], [0, -5]]), axis=-1).min()) < 1.0
+                   for f in finals)
+        elapsed = time.perf_counter() - start
+        print(f"SQL MultiGoal: goals={sorted(reached)} hits={hits}/20 return={np.mean(returns):.1f} in {elapsed:.0f}s")
+        assert len(reached) >= 3
+    finally:
+        torch.set_num_threads(threads)
