@@ -107,7 +107,7 @@ class StackedConditioner(nn.Module):
         )
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
-        """``[t | s]`` for a flattened batch: ``x (K*B, D_a)``, ``context (K*B, E)`` -> ``(K*B, 2*D_b)``."""
+        """``[t | s]`` of a flattened batch: ``(K*B, D_a)``, ``(K*B, E)`` -> ``(K*B, 2*D_b)``."""
         k, n = self.num_skills, context.shape[0]
         if n % k:
             raise ValueError(f"flattened batch of {n} rows is not a multiple of K={k}")

@@ -7,8 +7,9 @@ An action is an invertible, observation-conditioned function of a Gaussian laten
 
 so that, by the change of variables (Real NVP eq. 3; SAC appendix C, eq. 21),
 
-.. math:: \log \pi(a|s) = \log \mathcal N(h; 0, I) - \log\left|\det \frac{\partial f}{\partial h}\right|
-          - \sum_i \log(1 - \tanh^2 u_i).
+.. math::
+    \log \pi(a|s) = \log \mathcal N(h; 0, I)
+        - \log\left|\det \frac{\partial f}{\partial h}\right| - \sum_i \log(1 - \tanh^2 u_i).
 
 ``f`` is a chain of affine coupling layers (:mod:`softskills.flows.coupling`) conditioned on an
 MLP embedding of the observation. Because ``f`` is a bijection, a higher layer of a hierarchy
@@ -52,7 +53,7 @@ def _std_normal_log_prob(h: Tensor) -> Tensor:
 
 
 class RealNVPPolicy(nn.Module):
-    r"""A state-conditioned Real-NVP flow policy for K skills; a :class:`~softskills.skills.types.Policy`.
+    r"""A state-conditioned Real-NVP flow policy for K skills (a :class:`.Policy`).
 
     Architecture (haarnoja/sac ``LatentSpacePolicy`` + ``RealNVPBijector``; see
     ``originals.md`` §1.1-1.2): an observation embedding ``(M, M, 2|A|)`` with ReLU hidden
@@ -186,7 +187,7 @@ class RealNVPPolicy(nn.Module):
         return y.view(k, b, d), logabsdet.view(k, b)
 
     def forward(self, h: Tensor, obs: Tensor) -> tuple[Tensor, Tensor]:
-        r"""Latent -> pre-squash action: ``(u = f(h; s), log|det df/dh|)``, ``(K, B, A)`` and ``(K, B)``."""
+        r"""Latent -> pre-squash action: ``(u = f(h; s), log|det df/dh|)``, ``(K, B, .)``."""
         self._check_obs(obs)
         self._check_acts(h, obs, "latent")
         return self._run(h, obs, inverse=False)
@@ -246,7 +247,7 @@ class RealNVPPolicy(nn.Module):
 
     @property
     def held_latent(self) -> Tensor | None:
-        """The held latent ``(K, N, act_dim)`` (``N = 1`` broadcasts over the batch), or ``None``."""
+        """The held latent ``(K, N, act_dim)`` (``N = 1`` broadcasts over the batch), if any."""
         return self._held_h
 
     def _draw(self, n: int) -> Tensor:

@@ -93,14 +93,22 @@ class ReplayBuffer:
         return {"ptr": self.ptr, "size": self.size, "capacity": self.capacity}
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, int]) -> None:
-        """Restore from :meth:`state_tensors` / :meth:`state_meta` (capacities must match)."""
-        if int(meta["capacity"]) != self.capacity:
-            raise ValueError(f"buffer capacity mismatch: checkpoint {meta['capacity']} vs config {self.capacity}")
-        size = int(meta["size"])
+        """Restore from :meth:`state_tensors` / :meth:`state_meta`.
+
+        The saved transitions are written in chronological order, so a buffer may be restored
+        into a larger capacity (a resumed run that trains for more steps). An unwrapped buffer
+        keeps its exact layout, so sampling continues exactly as before.
+        """
+        size, ptr = int(meta["size"]), int(meta["ptr"])
+        if size > self.capacity:
+            raise ValueError(f"checkpoint buffer holds {size} transitions, more than the capacity {self.capacity}")
         for name in _FIELDS:
             t = tensors[f"buffer/{name}"]
             if t.shape[0] != self.num_skills or t.shape[1] != size or t.shape[2:] != self.storage[name].shape[2:]:
                 raise ValueError(f"buffer field {name!r} has shape {tuple(t.shape)}, which does not fit this buffer")
+            if size == int(meta["capacity"]) and ptr != 0:  # wrapped: oldest transition sits at ptr
+                t = torch.cat([t[:, ptr:], t[:, :ptr]], dim=1)
             self.storage[name][:, :size] = t.to(self.device)
-        self.ptr, self.size = int(meta["ptr"]), size
+        self.size = size
+        self.ptr = size % self.capacity
         self.size_t.fill_(size)

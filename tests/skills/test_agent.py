@@ -1,0 +1,111 @@
+"""The SAC agent: K stacked skills are exactly K independent SACs; losses match their equations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from softskills.flows.gaussian import GaussianPolicy
+from softskills.skills.agent import SACAgent
+from softskills.skills.critic import TwinQ
+from softskills.skills.sac import SACConfig, alpha_loss, critic_loss, soft_q_target
+from softskills.skills.types import Batch
+
+OBS, ACT, B = 5, 2, 32
+CFG = SACConfig(hidden=(32, 32))
+
+
+def make_agent(seeds: list[int], cfg: SACConfig = CFG) -> SACAgent:
+    k = len(seeds)
+    return SACAgent(GaussianPolicy(k, OBS, ACT, hidden=cfg.hidden, seeds=seeds),
+                    TwinQ(k, OBS, ACT, hidden=cfg.hidden, seeds=seeds), cfg)
+
+
+def random_batch(k: int, g: torch.Generator) -> Batch:
+    return Batch(
+        torch.randn(k, B, OBS, generator=g),
+        torch.rand(k, B, ACT, generator=g) * 2 - 1,
+        torch.randn(k, B, generator=g),
+        torch.randn(k, B, OBS, generator=g),
+        (torch.rand(k, B, generator=g) < 0.1).float(),
+    )
+
+
+def test_stacked_skills_equal_independent_runs() -> None:
+    seeds = [3, 11, 42]
+    stacked = make_agent(seeds)
+    singles = [make_agent([s]) for s in seeds]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        batch = random_batch(3, g)
+        noise, next_noise = torch.randn(3, B, ACT, generator=g), torch.randn(3, B, ACT, generator=g)
+        stacked.update(batch, noise, next_noise)
+        for k, single in enumerate(singles):
+            sub = Batch(*(t[k : k + 1] for t in batch))
+            single.update(sub, noise[k : k + 1], next_noise[k : k + 1])
+    sd = stacked.state_dict()
+    for k, single in enumerate(singles):
+        for name, v in single.state_dict().items():
+            full = sd[name]
+            # critic tensors stack 2 twins per skill; everything else one slice per skill
+            twins = name.startswith(("critic", "target"))
+            part = full[2 * k : 2 * k + 2] if twins else full[k : k + 1]
+            torch.testing.assert_close(part, v, rtol=1e-5, atol=1e-6, msg=f"skill {k}, {name}")
+    # the runs really moved away from the initialisation
+    assert not torch.allclose(stacked.log_alpha, torch.zeros_like(stacked.log_alpha))
+
+
+def test_update_changes_every_parameter_and_targets_lag() -> None:
+    agent = make_agent([0, 1])
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    g = torch.Generator().manual_seed(1)
+    agent.update(random_batch(2, g))
+    after = agent.state_dict()
+    for name in before:
+        assert not torch.equal(before[name], after[name]), f"{name} did not change"
+    # target = (1 - tau) * old target + tau * new online parameter
+    for i, p in enumerate(agent.critic.parameters()):
+        expected = (1 - CFG.tau) * before[f"target_{i}"] + CFG.tau * p.detach()
+        torch.testing.assert_close(after[f"target_{i}"], expected)
+
+
+def test_actor_step_computes_no_critic_weight_gradient() -> None:
+    agent = make_agent([0])
+    g = torch.Generator().manual_seed(2)
+    losses = agent.compute_losses(random_batch(1, g))
+    agent.optimizer.zero_grad(set_to_none=True)
+    losses["actor_loss"].sum().backward()
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert all(p.grad is not None for p in agent.policy.parameters())
+
+
+def test_soft_q_target_formula() -> None:
+    rew = torch.tensor([[1.0, 2.0]])
+    term = torch.tensor([[0.0, 1.0]])
+    next_q = torch.tensor([[[3.0, 5.0], [4.0, 1.0]]])  # (K=1, twins=2, B=2)
+    log_pi = torch.tensor([[-1.0, 0.5]])
+    prior = torch.zeros(1, 2)
+    alpha = torch.tensor([[0.2]])
+    y = soft_q_target(rew, term, next_q, log_pi, prior, alpha, gamma=0.9, reward_scale=2.0)
+    # skill 0, sample 0: min(3, 4) = 3; V = 3 - 0.2 * (-1) = 3.2; y = 2*1 + 0.9*3.2
+    assert y[0, 0].item() == pytest.approx(2.0 + 0.9 * 3.2)
+    # sample 1 is terminated: no bootstrap
+    assert y[0, 1].item() == pytest.approx(4.0)
+    q = torch.tensor([[[1.0, 0.0], [2.0, 0.0]]])
+    target = torch.tensor([[0.0, 0.0]])
+    assert critic_loss(q, target).item() == pytest.approx(0.5 * (0.5 + 2.0))
+
+
+def test_alpha_loss_pushes_temperature_towards_target_entropy() -> None:
+    log_alpha = torch.zeros(1, 1, requires_grad=True)
+    # entropy estimate -log pi = 5 > target -2: alpha should decrease (positive gradient)
+    alpha_loss(log_alpha, torch.full((1, 8), -5.0), target_entropy=-2.0).sum().backward()
+    # d/d log(alpha) [alpha * (-log pi - target)] = alpha * (5 + 2) at alpha = 1
+    assert log_alpha.grad.item() == pytest.approx(7.0)
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="tau"):
+        SACConfig(tau=0.0)
+    with pytest.raises(ValueError, match="action_prior"):
+        SACConfig(action_prior="laplace")  # type: ignore[arg-type]

@@ -1,0 +1,20 @@
+"""Learning tests: seeded, small budgets, real outcomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from softskills.skills.config import TrainConfig
+from softskills.skills.trainer import Trainer
+
+
+@pytest.mark.slow
+def test_sac_gaussian_solves_pendulum(tmp_path: Path) -> None:
+    # The issue's bar is >= -250 within 15k env steps; 8k steps reach it with margin (about -125
+    # at 5k steps in a 15k-step CLI run, seed 0), which keeps the suite short on 2 cores.
+    cfg = TrainConfig(env="Pendulum-v1", steps=8000, warmup_steps=1000, seed=0, out=str(tmp_path / "p"),
+                      eval_every=0, eval_episodes=10, progress=False, tensorboard=False, threads=2)
+    metrics = Trainer(cfg).train()
+    assert metrics["eval_return"] >= -250, metrics
