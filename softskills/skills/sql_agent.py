@@ -73,12 +73,20 @@ class SQLAgent(nn.Module):
         self._critic_params = list(critic.parameters())
         for i, p in enumerate(self._critic_params):
             self.register_buffer(f"target_{i}", p.detach().clone())
-        self.target_params = [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
         # A fixed temperature kept as a buffer (SACAgent has a log_alpha parameter): it moves with
         # the module and is what ``update`` reports as "alpha".
         self.register_buffer("log_alpha", torch.full((k, 1), math.log(config.alpha)))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self.optimizer = self._make_optimizer(capturable=False)
+
+    @property
+    def target_params(self) -> list[Tensor]:
+        """The target critic's parameters: the buffers ``target_0, target_1, ...``.
+
+        Read from the module on every access, so the list stays valid after ``.to()``/``.double()``,
+        which replace buffer tensors (a list cached at construction would go stale).
+        """
+        return [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
 
     @property
     def sampler(self) -> SVGDSampler:
@@ -167,9 +175,10 @@ class SQLAgent(nn.Module):
             torch._foreach_lerp_(self.target_params, self._critic_params, cfg.tau)
             return
         # Hard copy every ``target_interval`` updates, gated on the device (no host sync).
-        copy = (self.num_updates % cfg.target_interval == 0).to(self.target_params[0].dtype)
-        torch._foreach_mul_(self.target_params, 1.0 - copy)
-        torch._foreach_add_(self.target_params, torch._foreach_mul(self._critic_params, copy))
+        targets = self.target_params
+        copy = (self.num_updates % cfg.target_interval == 0).to(targets[0].dtype)
+        torch._foreach_mul_(targets, 1.0 - copy)
+        torch._foreach_add_(targets, torch._foreach_mul(self._critic_params, copy))
 
     def update(
         self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None

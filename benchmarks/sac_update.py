@@ -1,0 +1,134 @@
+"""Time the SAC update alone: softskills (K stacked skills) against Stable-Baselines3 in the same run.
+
+Setting (performance.md §8): HalfCheetah-v5 sizes (obs 17, act 6), batch 256, 2x256 MLPs, twin Q,
+automatic temperature, one update = sample a batch + all losses + optimizer step + target update.
+SB3 is timed through ``SAC.train(gradient_steps=n)`` with its own replay buffer. Rounds alternate
+between the two so that machine noise hits both; the median round is reported.
+
+    python benchmarks/sac_update.py --skills 1 --policy gaussian
+    python benchmarks/sac_update.py --skills 16 --json
+
+Stable-Baselines3 is a benchmark extra (``pip install -e .[bench]``), never a dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from softskills.skills.buffer import ReplayBuffer
+from softskills.skills.config import TrainConfig
+from softskills.skills.factory import build_agent
+
+OBS, ACT, BATCH = 17, 6, 256
+
+
+def time_softskills(skills: int, policy: str, device: str, precision: str, n: int, rounds: int,
+                    graph: bool) -> list[float]:
+    """Seconds per update call (all K skills), one value per round."""
+    cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device)
+    agent = build_agent(cfg, OBS, ACT).to(device)
+    agent.rebuild_optimizer()
+    buf = ReplayBuffer(skills, 10_000, OBS, ACT, device)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        x = lambda *s: torch.randn(skills, 1000, *s, generator=g).to(device)  # noqa: E731
+        buf.add(x(OBS), torch.rand(skills, 1000, ACT, generator=g).to(device) * 2 - 1, x(), x(OBS),
+                torch.zeros(skills, 1000, device=device))
+    if device.startswith("cuda") and graph:
+        from softskills.skills.graph import GraphedUpdate
+
+        step = GraphedUpdate(agent, buf, BATCH)
+    else:
+        step = lambda: agent.update(buf.sample(BATCH))  # noqa: E731
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    for _ in range(max(5, n // 5)):
+        step()
+    sync()
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(n):
+            step()
+        sync()
+        times.append((time.perf_counter() - t) / n)
+    return times
+
+
+def make_sb3():  # type: ignore[no-untyped-def]
+    import gymnasium as gym
+    from stable_baselines3 import SAC
+
+    model = SAC("MlpPolicy", gym.make("HalfCheetah-v5"), batch_size=BATCH, learning_starts=10**9,
+                device="cpu", verbose=0, seed=0)
+    model.learn(2000)  # fills the buffer; learning_starts keeps it from training
+    return model
+
+
+def time_sb3(model, n: int) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    model.train(gradient_steps=n, batch_size=BATCH)
+    return (time.perf_counter() - t) / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--skills", type=int, default=1, help="K stacked skills per update")
+    p.add_argument("--policy", default="gaussian", choices=["gaussian", "realnvp"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads for both libraries")
+    p.add_argument("--updates", type=int, default=0, help="updates per round (default: scaled to K)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--no-graph", action="store_true", help="on CUDA, run the update eagerly")
+    p.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 peer")
+    p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
+    p.add_argument("--json", action="store_true", help="print only the final JSON line")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    n = a.updates or max(10, 200 // a.skills) if a.device == "cpu" else (a.updates or 500)
+    sb3 = None
+    if not a.no_sb3:
+        try:
+            sb3 = make_sb3()
+        except ImportError:
+            print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
+    ours, peer, other = [], [], []
+    for _ in range(a.rounds):
+        ours += time_softskills(a.skills, a.policy, a.device, a.precision, n, 1, not a.no_graph)
+        if a.compare_policy:
+            other += time_softskills(a.skills, a.compare_policy, a.device, a.precision, n, 1, not a.no_graph)
+        if sb3 is not None:
+            peer.append(time_sb3(sb3, max(20, min(n, 100))))
+    t = statistics.median(ours)
+    result = {
+        "skills": a.skills,
+        "policy": a.policy,
+        "device": a.device,
+        "precision": a.precision,
+        "threads": a.threads,
+        "updates_per_s": 1.0 / t,
+        "per_skill_updates_per_s": a.skills / t,
+    }
+    if sb3 is not None:
+        tp = statistics.median(peer)
+        result["sb3_updates_per_s"] = 1.0 / tp
+        result["ratio_vs_sb3"] = (a.skills / t) * tp
+    if a.compare_policy:
+        result[f"{a.compare_policy}_per_skill_updates_per_s"] = a.skills / statistics.median(other)
+        result[f"time_ratio_{a.policy}_vs_{a.compare_policy}"] = t / statistics.median(other)
+    if not a.json:
+        print(f"softskills {a.policy} K={a.skills} {a.precision} on {a.device}: {t * 1e3:.2f} ms/update, "
+              f"{result['per_skill_updates_per_s']:.1f} skill-updates/s")
+        if sb3 is not None:
+            print(f"SB3 SAC.train(): {result['sb3_updates_per_s']:.1f} updates/s; "
+                  f"ratio per skill: {result['ratio_vs_sb3']:.2f}x")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
