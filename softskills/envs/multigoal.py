@@ -54,7 +54,8 @@ class MultiGoalEnv(gym.Env[np.ndarray, np.ndarray]):
     ``goal_reward = 10``. The SAC example used ``c_a = 1``, ``c_d = 0.1``, ``goal_reward = 1``.
 
     ``info`` carries ``goal_index`` (the goal reached this step, or -1), ``distance`` (to the
-    nearest goal) and ``position``.
+    nearest goal) and ``position``. The exact (float64) position is the public attribute
+    ``state``, like classic-control envs, so a checkpoint can save and restore it.
 
     Args:
         action_cost_coeff: ``c_a``.
@@ -62,7 +63,8 @@ class MultiGoalEnv(gym.Env[np.ndarray, np.ndarray]):
         goal_reward: bonus paid on arrival.
         goal_threshold: arrival radius (the episode terminates inside it).
         init_sigma: standard deviation of the initial position around the origin.
-        render_mode: unsupported (``None`` only); plot with :func:`softskills.envs.plot_multigoal.plot_multigoal`.
+        render_mode: unsupported (``None`` only); draw the policy with
+            :func:`softskills.envs.plot_multigoal.plot_multigoal`.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -89,10 +91,10 @@ class MultiGoalEnv(gym.Env[np.ndarray, np.ndarray]):
         self.goals = GOALS.copy()
         self.observation_space = spaces.Box(-_XY_BOUND, _XY_BOUND, shape=(2,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-        self._pos = np.zeros(2, dtype=np.float64)
+        self.state = np.zeros(2, dtype=np.float64)
 
     def _obs(self) -> np.ndarray:
-        return self._pos.astype(np.float32)
+        return self.state.astype(np.float32)
 
     def _nearest(self, pos: np.ndarray) -> tuple[int, float]:
         dist = np.linalg.norm(self.goals - pos, axis=-1)
@@ -105,9 +107,9 @@ class MultiGoalEnv(gym.Env[np.ndarray, np.ndarray]):
         """``s0 ~ N(0, init_sigma^2 I)`` from the env's ``np_random`` (clipped to the box)."""
         super().reset(seed=seed)
         pos = self.np_random.normal(0.0, self.init_sigma, size=2)
-        self._pos = np.clip(pos, -_XY_BOUND, _XY_BOUND)
-        _, dist = self._nearest(self._pos)
-        return self._obs(), {"goal_index": -1, "distance": dist, "position": self._pos.copy()}
+        self.state = np.clip(pos, -_XY_BOUND, _XY_BOUND)
+        _, dist = self._nearest(self.state)
+        return self._obs(), {"goal_index": -1, "distance": dist, "position": self.state.copy()}
 
     def cost(self, pos: np.ndarray) -> np.ndarray:
         """The position cost ``c_d min_g ||pos - g||^2`` for positions ``(..., 2)``."""
@@ -117,11 +119,11 @@ class MultiGoalEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """``s' = clip(s + clip(a))``; reward on ``s'`` and the clipped ``a``; terminates at a goal."""
         act = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
-        self._pos = np.clip(self._pos + act, -_XY_BOUND, _XY_BOUND)
-        g, dist = self._nearest(self._pos)
+        self.state = np.clip(self.state + act, -_XY_BOUND, _XY_BOUND)
+        g, dist = self._nearest(self.state)
         reward = -(self.action_cost_coeff * float(act @ act) + self.distance_cost_coeff * dist**2)
         terminated = dist < self.goal_threshold
         if terminated:
             reward += self.goal_reward
-        info = {"goal_index": g if terminated else -1, "distance": dist, "position": self._pos.copy()}
+        info = {"goal_index": g if terminated else -1, "distance": dist, "position": self.state.copy()}
         return self._obs(), float(reward), bool(terminated), False, info

@@ -23,13 +23,12 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from nflows.transforms.coupling import AffineCouplingTransform
 from torch import Tensor, nn
-
-from softskills.skills.nn import StackedMLP
 
 __all__ = ["StackedConditioner", "SoftClampedAffineCoupling", "half_mask"]
 
@@ -67,12 +66,17 @@ def half_mask(features: int, layer: int) -> Tensor:
 
 
 class StackedConditioner(nn.Module):
-    """The s- and t-nets of one coupling layer for K skills, as one stacked MLP of ``2K`` members.
+    r"""The s- and t-nets of one coupling layer for K skills, evaluated as one stacked network.
 
     Each skill ``k`` owns two separate MLPs over ``concat(x_a, c)`` with ``tanh`` hidden layers
-    and a linear output (haarnoja/sac ``feedforward_net``): member ``2k`` is the t-net (shift)
-    and member ``2k + 1`` is the s-net (log-scale). Running both as one ``2K`` stack costs one
-    ``baddbmm`` per layer instead of two.
+    and a linear output (haarnoja/sac ``feedforward_net``): the t-net (shift) and the s-net
+    (log-scale). Both run as *one* K-stacked network: the first layer concatenates the two
+    nets' output columns, ``(K, in, 2 H_1)``, and every later layer is block-diagonal,
+    ``[[W_t, 0], [0, W_s]]`` (a fixed 0/1 mask keeps the blocks apart, so the nets stay
+    separate, exactly; the off-block entries stay zero and get zero gradient). This costs one
+    ``baddbmm`` of K members per layer; stacking the nets as
+    ``2K`` members instead is measurably slower on CPU, where ``bmm`` pays a fixed cost per
+    member, and needs two copies to interleave the outputs.
 
     ``forward(x, context)`` has nflows' conditioner signature: ``x`` is the identity split of
     the flattened ``(K*B, D_a)`` batch and ``context`` the flattened ``(K*B, E)`` embedding;
@@ -85,7 +89,8 @@ class StackedConditioner(nn.Module):
         transform_features: ``D_b``, the transformed width.
         hidden: hidden widths of each s/t net.
         generators: optional per-skill initialisation generators (length K); both nets of
-            skill ``k`` are drawn from ``generators[k]``.
+            skill ``k`` are drawn from ``generators[k]``. Each block is initialised like the
+            ``nn.Linear`` of a separate net (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``).
     """
 
     def __init__(
@@ -98,34 +103,76 @@ class StackedConditioner(nn.Module):
         generators: Sequence[torch.Generator] | None = None,
     ) -> None:
         super().__init__()
+        if generators is not None and len(generators) != num_skills:
+            raise ValueError(f"expected {num_skills} generators, got {len(generators)}")
         self.num_skills = num_skills
         self.in_features = identity_features + context_features
         self.transform_features = transform_features
-        gens = None if generators is None else [g for g in generators for _ in range(2)]
-        self.net = StackedMLP(
-            2 * num_skills, self.in_features, hidden, transform_features, "tanh", gens
-        )
+        self.sizes = [self.in_features, *hidden, transform_features]
+        self.weight = nn.ParameterList()
+        self.bias = nn.ParameterList()
+        for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            rows = a if i == 0 else 2 * a
+            self.weight.append(nn.Parameter(torch.zeros(num_skills, rows, 2 * b)))
+            self.bias.append(nn.Parameter(torch.zeros(num_skills, 1, 2 * b)))
+            if i > 0:
+                mask = torch.zeros(rows, 2 * b)
+                mask[:a, :b] = 1.0
+                mask[a:, b:] = 1.0
+                self.register_buffer(f"block_mask_{i}", mask, persistent=False)
+        self.reset_parameters(generators)
+
+    @torch.no_grad()
+    def reset_parameters(self, generators: Sequence[torch.Generator] | None = None) -> None:
+        """Initialise each net's blocks like separate ``nn.Linear`` layers (t-net, then s-net)."""
+        for k in range(self.num_skills):
+            g = None if generators is None else generators[k]
+            for net in range(2):  # 0: t-net (shift), 1: s-net (log-scale)
+                for i, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+                    bound = 1.0 / math.sqrt(a)
+                    rows = slice(0, a) if i == 0 else slice(net * a, (net + 1) * a)
+                    cols = slice(net * b, (net + 1) * b)
+                    w = torch.rand(a, b, generator=g) * 2 * bound - bound
+                    c = torch.rand(1, b, generator=g) * 2 * bound - bound
+                    self.weight[i][k, rows, cols] = w
+                    self.bias[i][k, :, cols] = c
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
         """``[t | s]`` of a flattened batch: ``(K*B, D_a)``, ``(K*B, E)`` -> ``(K*B, 2*D_b)``."""
         k, n = self.num_skills, context.shape[0]
         if n % k:
             raise ValueError(f"flattened batch of {n} rows is not a multiple of K={k}")
-        b = n // k
-        inp = torch.cat([x, context], dim=-1) if x.shape[-1] else context
-        inp = inp.view(k, 1, b, self.in_features).expand(k, 2, b, self.in_features)
-        out = self.net(inp.reshape(2 * k, b, self.in_features))  # (2K, B, D_b)
-        out = out.view(k, 2, b, self.transform_features).transpose(1, 2)  # (K, B, 2, D_b)
-        return out.reshape(n, 2 * self.transform_features)
+        z = torch.cat([x, context], dim=-1) if x.shape[-1] else context
+        z = z.view(k, n // k, self.in_features)
+        last = len(self.weight) - 1
+        for i, (w, b) in enumerate(zip(self.weight, self.bias)):
+            if i > 0:
+                w = w * getattr(self, f"block_mask_{i}")
+            z = torch.baddbmm(b, z, w)
+            if i < last:
+                z = torch.tanh(z)
+        return z.view(n, 2 * self.transform_features)
+
+
+def _contiguous_halves(identity: Tensor, transform: Tensor) -> str | None:
+    """``"transform_first"`` or ``"identity_first"`` if the mask is two ranges, else ``None``."""
+    d = identity.numel() + transform.numel()
+    for name, first, second in (
+        ("transform_first", transform, identity),
+        ("identity_first", identity, transform),
+    ):
+        if torch.equal(torch.cat([first, second]), torch.arange(d)):
+            return name
+    return None
 
 
 class SoftClampedAffineCoupling(AffineCouplingTransform):
     r"""nflows' affine coupling with an *expanding* scale :math:`\exp(c \tanh(s / c))`.
 
     nflows 0.14 hard-codes ``scale = sigmoid(s + 2) + 1e-3`` in ``_scale_and_shift``, so every
-    coupling can only contract (``scale <= 1.001``); the configurable ``scale_activation`` came
-    after the last PyPI release (bayesiains/nflows commit of Dec 2021, see
-    ``/work/shared/reference/originals.md`` §7). The original LSP used an unbounded
+    coupling can only contract (``scale <= 1.001``; bayesiains/nflows ``coupling.py`` at tag
+    ``v0.14``); the configurable ``scale_activation`` reached nflows' master in Dec 2021, after
+    the last PyPI release. The original LSP used an unbounded
     :math:`\exp(s)` guarded only by ``tf.check_numerics``. We keep the exponential (so the
     layer can expand as well as contract) and soft-clamp its argument,
     :math:`\log \sigma = c \tanh(s / c)`, so :math:`\sigma \in (e^{-c}, e^c)`: the gradient is
@@ -134,6 +181,13 @@ class SoftClampedAffineCoupling(AffineCouplingTransform):
 
     The forward/inverse maps use :math:`\log \sigma` directly rather than nflows'
     ``log(scale)`` of the exponentiated value.
+
+    Half-split fast path: nflows' generic ``forward``/``inverse`` gather the two parts with
+    index tensors and scatter them back into an ``empty_like`` (two ``index`` and two
+    ``index_put_`` per call, and as many in the backward). When the mask's two parts are
+    contiguous ranges, as :func:`half_mask` makes them, we slice and concatenate instead; the
+    conditioner and the affine map are the same nflows hooks, and the result equals nflows'
+    generic path exactly (``tests/flows/test_realnvp.py``). Other masks use nflows' path.
 
     Args:
         mask: nflows mask, ``> 0`` for transformed features (see :func:`half_mask`).
@@ -169,10 +223,45 @@ class SoftClampedAffineCoupling(AffineCouplingTransform):
         self.index = index
         self.scale_clamp = scale_clamp
         self.validate = validate
+        self._d_a, self._d_b = self.num_identity_features, self.num_transform_features
+        self._halves = _contiguous_halves(self.identity_features, self.transform_features)
+
+    def _split(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        if inputs.dim() != 2 or inputs.shape[1] != self.features:
+            raise ValueError(
+                f"coupling layer {self.index}: expected inputs of shape (N, {self.features}), "
+                f"got {tuple(inputs.shape)}"
+            )
+        if self._halves == "transform_first":
+            return inputs[:, self._d_b :], inputs[:, : self._d_b]
+        return inputs[:, : self._d_a], inputs[:, self._d_a :]
+
+    def _merge(self, identity: Tensor, transformed: Tensor) -> Tensor:
+        if self._d_a == 0:
+            return transformed
+        if self._halves == "transform_first":
+            return torch.cat([transformed, identity], dim=1)
+        return torch.cat([identity, transformed], dim=1)
+
+    def forward(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(y, log|det dy/dx|)`` of ``x`` ``(N, D)``: Real NVP eq. 4-6 (see the class notes)."""
+        if self._halves is None:
+            return super().forward(inputs, context)
+        x_a, x_b = self._split(inputs)
+        y_b, logabsdet = self._coupling_transform_forward(x_b, self.transform_net(x_a, context))
+        return self._merge(x_a, y_b), logabsdet
+
+    def inverse(self, inputs: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(x, log|det dx/dy|)`` of ``y`` ``(N, D)``: the inverse map, log-det ``-sum s``."""
+        if self._halves is None:
+            return super().inverse(inputs, context)
+        y_a, y_b = self._split(inputs)
+        x_b, logabsdet = self._coupling_transform_inverse(y_b, self.transform_net(y_a, context))
+        return self._merge(y_a, x_b), logabsdet
 
     def _log_scale_and_shift(self, transform_params: Tensor) -> tuple[Tensor, Tensor]:
         """Split nflows' ``[shift | unconstrained scale]`` layout into ``(log sigma, shift)``."""
-        d = self.num_transform_features
+        d = self._d_b
         shift, s = transform_params[:, :d], transform_params[:, d:]
         if self.scale_clamp is not None:
             c = self.scale_clamp

@@ -55,13 +55,19 @@ def _std_normal_log_prob(h: Tensor) -> Tensor:
 class RealNVPPolicy(nn.Module):
     r"""A state-conditioned Real-NVP flow policy for K skills (a :class:`.Policy`).
 
-    Architecture (haarnoja/sac ``LatentSpacePolicy`` + ``RealNVPBijector``; see
-    ``originals.md`` §1.1-1.2): an observation embedding ``(M, M, 2|A|)`` with ReLU hidden
-    layers and a linear output; ``coupling_layers`` affine couplings over half splits with
-    alternating parity; per coupling, separate s- and t-nets over ``concat(x_a, embedding)``
-    with ``tanh`` hidden layers and linear outputs. The scale is
-    :math:`\exp(c \tanh(s/c))` (see :class:`~softskills.flows.coupling.SoftClampedAffineCoupling`
-    for why nflows' default is replaced).
+    Architecture (haarnoja/sac ``sac/policies/latent_space_policy.py`` and
+    ``sac/distributions/real_nvp_bijector.py``): an observation embedding ``(M, M, 2|A|)``
+    with ReLU hidden layers and a linear output; ``coupling_layers`` affine couplings over
+    half splits with alternating parity; per coupling, separate s- and t-nets over
+    ``concat(x_a, embedding)`` with ``tanh`` hidden layers and linear outputs. The scale is
+    :math:`\exp(c \tanh(s/c))` (see
+    :class:`~softskills.flows.coupling.SoftClampedAffineCoupling` for why nflows' default is
+    replaced).
+
+    Deliberate differences from the original: the soft-clamped scale (above); the exact, stable
+    tanh correction :func:`~softskills.flows.tanh.tanh_log_det` instead of
+    ``log(1 - tanh^2 + 1e-6)``; ``nn.Linear``-style uniform initialisation instead of Xavier
+    weights with ``N(0, 1)`` biases; no MAP-over-100-candidates in :meth:`deterministic`.
 
     With ``act_dim == 1`` a half split would leave one side empty, so every coupling is an
     elementwise affine map of the single latent conditioned on the embedding only (a chain of

@@ -58,7 +58,6 @@ class SACAgent(nn.Module):
         self._critic_params = list(critic.parameters())
         for i, p in enumerate(self._critic_params):
             self.register_buffer(f"target_{i}", p.detach().clone())
-        self.target_params = [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
         self.log_alpha = nn.Parameter(
             torch.full((k, 1), math.log(config.init_alpha)), requires_grad=config.auto_alpha
         )
@@ -66,6 +65,11 @@ class SACAgent(nn.Module):
             -float(self.act_dim) if config.target_entropy is None else float(config.target_entropy)
         )
         self.optimizer = self._make_optimizer(capturable=False)
+
+    @property
+    def target_params(self) -> list[Tensor]:
+        """The twin target critics' parameters (registered buffers, so ``.to`` moves them)."""
+        return [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
 
     def _make_optimizer(self, capturable: bool) -> torch.optim.Adam:
         cfg = self.config
@@ -83,7 +87,10 @@ class SACAgent(nn.Module):
         """Recreate the optimizer after the agent moved devices (state is preserved)."""
         state = self.optimizer.state_dict()
         self.optimizer = self._make_optimizer(capturable)
+        flags = {k: self.optimizer.param_groups[0][k] for k in ("capturable", "fused")}
         self.optimizer.load_state_dict(state)
+        for group in self.optimizer.param_groups:  # load_state_dict restores the saved flags
+            group.update(flags)
 
     def _autocast(self):
         if self.precision == "bf16":

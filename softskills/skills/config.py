@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from softskills.skills.sac import SACConfig
+from softskills.skills.sql import SQLConfig
 
 __all__ = ["TrainConfig"]
 
@@ -64,6 +65,8 @@ class TrainConfig:
     """Write TensorBoard events."""
     sac: SACConfig = field(default_factory=SACConfig)
     """SAC hyperparameters."""
+    sql: SQLConfig = field(default_factory=SQLConfig)
+    """SQL hyperparameters (used with ``--algo sql``)."""
     flow_coupling_layers: int = 2
     """Real-NVP: number of affine coupling layers."""
     flow_embed_hidden: tuple[int, ...] = (256, 256)

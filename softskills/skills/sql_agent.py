@@ -33,11 +33,13 @@ class SQLAgent(nn.Module):
 
     One update computes the TD loss of the twin critics against the soft value of the *target*
     twins (the minimum of the twins at each uniform action, as softlearning's SQL does) and
-    the amortised-SVGD surrogate of the sampler, sums them, runs **one** backward pass and
-    **one** fused Adam step over two parameter groups. ``grad_a Q`` for SVGD comes from the
-    online critic through detached weights (one small ``autograd.grad``), so no critic weight
-    gradient is computed for the sampler. Both losses read the parameters from before the step,
-    as in the original, where both training ops ran in one ``session.run``.
+    the amortised-SVGD surrogate of the sampler, whose target log-density is the minimum of
+    the *online* twins divided by ``alpha`` (the original had a single Q). It sums them, runs
+    **one** backward pass and **one** fused Adam step over two parameter groups. ``grad_a Q``
+    for SVGD comes from the online critic through detached weights (one small
+    ``autograd.grad``), so no critic weight gradient is computed for the sampler. Both losses
+    read the parameters from before the step, as in the original, where both training ops ran
+    in one ``session.run``.
 
     The target critic is either hard-copied every ``target_interval`` updates (the original)
     or Polyak-averaged. The update counter is the registered buffer ``num_updates``, so
@@ -107,7 +109,11 @@ class SQLAgent(nn.Module):
         """Recreate the optimizer after the agent moved devices (state is preserved)."""
         state = self.optimizer.state_dict()
         self.optimizer = self._make_optimizer(capturable)
+        flags = {k: self.optimizer.param_groups[0][k] for k in ("capturable", "fused")}
         self.optimizer.load_state_dict(state)
+        # load_state_dict restores the *saved* groups' flags; keep the ones chosen for this device.
+        for group in self.optimizer.param_groups:
+            group.update(flags)
 
     def _autocast(self) -> AbstractContextManager[None]:
         if self.precision == "bf16":
@@ -139,7 +145,8 @@ class SQLAgent(nn.Module):
         alpha = self.log_alpha.exp()  # (K, 1)
         obs = batch.obs
         if next_noise is None:
-            next_noise = torch.rand(k, b, cfg.value_particles, self.act_dim, device=obs.device) * 2.0 - 1.0
+            shape = (k, b, cfg.value_particles, self.act_dim)
+            next_noise = torch.rand(shape, device=obs.device, dtype=obs.dtype) * 2.0 - 1.0
         with self._autocast():
             with torch.no_grad():
                 next_q = self._q_min(batch.next_obs, next_noise, self.target_params).float()

@@ -45,7 +45,7 @@ class SVGDSampler(nn.Module):
         self.net = StackedMLP(num_skills, obs_dim + act_dim, hidden, act_dim, "relu", gens)
 
     def forward(self, obs: Tensor, noise: Tensor) -> Tensor:
-        """``tanh(MLP([s, xi]))`` for obs ``(K, *N, ds)`` and noise ``(K, *N, da)``; returns ``(K, *N, da)``."""
+        """``tanh(MLP([s, xi]))``: obs ``(K, *N, ds)`` (broadcast) and noise ``(K, *N, da)`` -> ``(K, *N, da)``."""
         lead = noise.shape[:-1]
         obs = obs.expand(*lead, self.obs_dim)
         x = torch.cat([obs, noise], dim=-1).reshape(lead[0], -1, self.obs_dim + self.act_dim)

@@ -19,7 +19,7 @@ ENV_ID = "softskills/MultiGoal-v0"
 def _env_at(pos: tuple[float, float], **kwargs: float) -> MultiGoalEnv:
     env = MultiGoalEnv(**kwargs)
     env.reset(seed=0)
-    env._pos = np.asarray(pos, dtype=np.float64)
+    env.state = np.asarray(pos, dtype=np.float64)
     return env
 
 
@@ -91,6 +91,20 @@ def test_custom_coefficients_sac_setting() -> None:
     env = _env_at((0.0, 0.0), action_cost_coeff=1.0, distance_cost_coeff=0.1, goal_reward=1.0)
     _, r, _, _, _ = env.step(np.array([1.0, 0.0], dtype=np.float32))
     assert r == pytest.approx(-(1.0 + 0.1 * 16.0))
+
+
+def test_state_attribute_restores_the_episode() -> None:
+    env = MultiGoalEnv()
+    env.reset(seed=5)
+    env.step(np.array([0.3, 0.7], dtype=np.float32))
+    saved, rng = env.state.copy(), env.np_random.bit_generator.state
+    a = env.step(np.array([-0.2, 0.4], dtype=np.float32))
+    other = MultiGoalEnv()
+    other.reset(seed=99)
+    other.state, other.np_random.bit_generator.state = saved, rng
+    b = other.step(np.array([-0.2, 0.4], dtype=np.float32))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1] == b[1] and a[2] == b[2]
 
 
 def test_goals_reached_helper() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from nflows.transforms.coupling import AffineCouplingTransform
+from nflows.transforms.coupling import AffineCouplingTransform, CouplingTransform
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
@@ -197,12 +197,58 @@ def test_coupling_is_the_original_affine_map(layer: int) -> None:
     torch.testing.assert_close(ld, s.sum(-1))
 
 
+@pytest.mark.parametrize("act", [1, 4, 5])
+@pytest.mark.parametrize("layer", [0, 1])
+def test_half_split_fast_path_equals_nflows_generic_path(act: int, layer: int) -> None:
+    """Our slice/cat split gives exactly nflows' index/scatter ``CouplingTransform`` result."""
+    coupling = make_coupling(act, layer)
+    x, ctx = torch.randn(2 * 5, act, dtype=torch.float64), torch.randn(10, 3, dtype=torch.float64)
+    for ours, generic in (
+        (coupling.forward, CouplingTransform.forward),
+        (coupling.inverse, CouplingTransform.inverse),
+    ):
+        y, ld = ours(x, ctx)
+        y_ref, ld_ref = generic(coupling, x, ctx)
+        torch.testing.assert_close(y, y_ref, rtol=0, atol=0)
+        torch.testing.assert_close(ld, ld_ref, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=f"coupling layer {layer}: expected inputs"):
+        coupling(torch.zeros(10, act + 1, dtype=torch.float64), ctx)
+
+
+def test_checkerboard_masks_fall_back_to_nflows() -> None:
+    cond = StackedConditioner(1, 2, 3, 2, (4,)).double()
+    coupling = SoftClampedAffineCoupling(torch.tensor([1, -1, 1, -1]), cond).double()
+    x, ctx = torch.randn(6, 4, dtype=torch.float64), torch.randn(6, 3, dtype=torch.float64)
+    y, ld = coupling(x, ctx)
+    torch.testing.assert_close(y[:, 1::2], x[:, 1::2], rtol=0, atol=0)
+    x2, ld_inv = coupling.inverse(y, ctx)
+    torch.testing.assert_close(x2, x)
+    torch.testing.assert_close(ld_inv, -ld)
+
+
+def test_conditioner_is_two_separate_mlps() -> None:
+    """The fused block-diagonal network equals separate t- and s-MLPs (tanh hidden, linear out)."""
+    k, b, d_a, e, d_b, hidden = 2, 4, 2, 3, 3, (5, 4)
+    cond = StackedConditioner(k, d_a, e, d_b, hidden).double()
+    x = torch.randn(k * b, d_a, dtype=torch.float64)
+    ctx = torch.randn(k * b, e, dtype=torch.float64)
+    out = cond(x, ctx).view(k, b, 2 * d_b)
+    sizes = [d_a + e, *hidden, d_b]
+    for net in range(2):
+        z = torch.cat([x, ctx], -1).view(k, b, -1)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            rows = slice(0, n_in) if i == 0 else slice(net * n_in, (net + 1) * n_in)
+            cols = slice(net * n_out, (net + 1) * n_out)
+            z = z @ cond.weight[i][:, rows, cols] + cond.bias[i][:, :, cols]
+            z = torch.tanh(z) if i < len(hidden) else z
+        torch.testing.assert_close(out[..., net * d_b : (net + 1) * d_b], z)
+
+
 def test_scale_can_expand_unlike_nflows_default() -> None:
     coupling = make_coupling()
     with torch.no_grad():
-        last = coupling.transform_net.net.layers[-1]
-        last.weight.zero_()
-        last.bias.fill_(2.0)  # both t and s outputs = 2
+        coupling.transform_net.weight[-1].zero_()
+        coupling.transform_net.bias[-1].fill_(2.0)  # both t and s outputs = 2
     x, ctx = torch.randn(10, 4, dtype=torch.float64), torch.randn(10, 3, dtype=torch.float64)
     params = coupling.transform_net(x[:, 2:], ctx)
     ours, _ = coupling._scale_and_shift(params)
@@ -250,7 +296,7 @@ def test_dimension_mismatch_errors() -> None:
 def test_non_finite_scale_names_the_coupling_layer() -> None:
     policy = make(2, 4, scale_clamp=None)
     with torch.no_grad():
-        policy.couplings[1].transform_net.net.layers[-1].bias.fill_(1e4)  # exp(1e4) = inf
+        policy.couplings[1].transform_net.bias[-1].fill_(1e4)  # exp(1e4) = inf
     obs = obs_for(2, 3)
     with pytest.raises(FloatingPointError, match="coupling layer 1 produced a non-finite scale"):
         policy.sample(obs)
@@ -265,7 +311,7 @@ def test_non_finite_scale_names_the_coupling_layer() -> None:
 def test_nan_parameters_name_the_first_coupling_layer() -> None:
     policy = make(1, 4)
     with torch.no_grad():
-        policy.couplings[0].transform_net.net.layers[0].weight.fill_(float("nan"))
+        policy.couplings[0].transform_net.weight[0].fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="coupling layer 0"):
         policy.sample(obs_for(1, 2))
 

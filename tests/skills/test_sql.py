@@ -195,7 +195,9 @@ def _agent(k: int, seeds: list[int] | None = None, **cfg) -> SQLAgent:
     config = SQLConfig(**cfg)
     seeds = list(range(k)) if seeds is None else seeds
     return SQLAgent(
-        SVGDSampler(k, OBS, ACT, config.hidden, seeds=seeds), TwinQ(k, OBS, ACT, config.hidden, seeds=seeds), config
+        SVGDSampler(k, OBS, ACT, config.hidden, seeds=seeds),
+        TwinQ(k, OBS, ACT, config.hidden, seeds=seeds),
+        config,
     )
 
 
@@ -314,6 +316,25 @@ def test_sampler_skill_mismatch_is_rejected() -> None:
         SQLAgent(SVGDSampler(2, OBS, ACT, (8,)), TwinQ(3, OBS, ACT, (8,)), SQLConfig(hidden=(8,)))
 
 
+def test_target_params_follow_dtype_and_device_moves() -> None:
+    agent = _agent(1).double()
+    assert all(t.dtype == torch.float64 for t in agent.target_params)
+    assert agent.target_params[0] is agent.target_0
+    batch = Batch(*(t.double() for t in _batch(1)))
+    out = agent.update(batch)
+    assert torch.isfinite(out["qf_loss"]).all()
+
+
+def test_rebuild_optimizer_keeps_state_and_flags() -> None:
+    agent = _agent(1)
+    agent.update(_batch(1))
+    step_before = [s["step"].clone() for s in agent.optimizer.state.values()]
+    agent.rebuild_optimizer(capturable=True)  # no CUDA here: capturable stays off, fused stays on
+    assert all(g["capturable"] is False and g["fused"] for g in agent.optimizer.param_groups)
+    assert [s["step"] for s in agent.optimizer.state.values()] == step_before
+    agent.update(_batch(1))
+
+
 # ---------------------------------------------------------------- learning check
 
 
@@ -324,7 +345,8 @@ def _train_multigoal(seed: int, steps: int, cfg: SQLConfig, batch_size: int, war
     import softskills.envs  # noqa: F401  (registers MultiGoal)
 
     torch.manual_seed(seed)
-    agent = SQLAgent(SVGDSampler(1, 2, 2, cfg.hidden, seeds=[seed]), TwinQ(1, 2, 2, cfg.hidden, seeds=[seed]), cfg)
+    sampler = SVGDSampler(1, 2, 2, cfg.hidden, seeds=[seed])
+    agent = SQLAgent(sampler, TwinQ(1, 2, 2, cfg.hidden, seeds=[seed]), cfg)
     env = gymnasium.make("softskills/MultiGoal-v0")
     buf_obs, buf_act = torch.zeros(steps, 2), torch.zeros(steps, 2)
     buf_rew, buf_next, buf_term = torch.zeros(steps), torch.zeros(steps, 2), torch.zeros(steps)
@@ -350,26 +372,32 @@ def _train_multigoal(seed: int, steps: int, cfg: SQLConfig, batch_size: int, war
     return agent
 
 
+# Settings found by a 40-seed sweep (3000 env steps, 2900 updates): every seed reached >= 3 goals
+# (31 of 40 all four) with 13-20 of 20 sampled episodes ending at a goal. For scale: uniform random
+# actions end at a goal in ~33% of episodes, the untrained sampler in 0%.
+LEARN_CFG = SQLConfig(
+    reward_scale=0.07, kernel_particles=16, hidden=(64, 64), target_update="hard", target_interval=500
+)
+
+
 @pytest.mark.slow
 def test_sql_learns_multigoal() -> None:
+    from softskills.envs import GOALS, goals_reached
     from softskills.envs.plot_multigoal import rollout_multigoal
-    from softskills.envs import goals_reached
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(min(threads, 2))
+    torch.set_num_threads(1)  # tiny networks: one thread is faster, and fixes the summation order
     try:
         start = time.perf_counter()
-        cfg = SQLConfig(
-            reward_scale=0.1, kernel_particles=32, hidden=(64, 64), target_interval=1000
-        )
-        agent = _train_multigoal(seed=0, steps=2000, cfg=cfg, batch_size=64, warmup=100)
-        paths, returns = rollout_multigoal(agent, n_paths=20, seed=10_000)
-        finals = [p[-1] for p in paths]
+        agent = _train_multigoal(seed=0, steps=3000, cfg=LEARN_CFG, batch_size=64, warmup=100)
+        paths, returns = rollout_multigoal(agent, n_paths=20, seed=10_000)  # sampled, not deterministic
+        finals = np.stack([p[-1] for p in paths])
         reached = goals_reached(finals)
-        hits = sum(float(np.linalg.norm(f - np.array([[5, 0], [-5, 0], [0, 5], [0, -5]]), axis=-1).min()) < 1.0
-                   for f in finals)
+        hits = int((np.linalg.norm(finals[:, None] - GOALS, axis=-1).min(-1) < 1.0).sum())
         elapsed = time.perf_counter() - start
-        print(f"SQL MultiGoal: goals={sorted(reached)} hits={hits}/20 return={np.mean(returns):.1f} in {elapsed:.0f}s")
+        print(f"SQL MultiGoal: goals={sorted(reached)} hits={hits}/20 "
+              f"mean return={np.mean(returns):.1f} in {elapsed:.0f}s")
         assert len(reached) >= 3
+        assert hits >= 10
     finally:
         torch.set_num_threads(threads)
