@@ -1,4 +1,4 @@
-"""The ``softskills`` command line: ``train``, ``eval`` and ``plot``.
+"""The ``softskills`` command line: ``train``, ``eval``, ``plot`` and ``plot-multigoal``.
 
 Every option is a field of a frozen dataclass with its own docstring, parsed by tyro, so
 ``softskills train --help`` documents them all.
@@ -10,13 +10,14 @@ import dataclasses
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import tyro
 
 from softskills.skills.config import TrainConfig
 
-__all__ = ["EvalArgs", "PlotArgs", "main"]
+__all__ = ["EvalArgs", "PlotArgs", "PlotMultiGoalArgs", "main"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,24 @@ class PlotArgs:
     """Output PNG (default: RUN_DIR/curves.png of the first run)."""
     keys: tuple[str, ...] = ("charts/episodic_return", "eval/return")
     """Scalars to plot, one panel each."""
+
+
+@dataclass(frozen=True)
+class PlotMultiGoalArgs:
+    """Draw a MultiGoal run: cost contours, goals, sampled paths and Q contours at three states."""
+
+    run_dir: Annotated[str, tyro.conf.Positional]
+    """Run directory of a ``softskills/MultiGoal-v0`` run."""
+    out: str = ""
+    """Output PNG (default: RUN_DIR/multigoal.png)."""
+    paths: int = 20
+    """Sampled (stochastic) trajectories to draw; the goals they reach are printed."""
+    seed: int = 10_000
+    """Seed of the first trajectory (trajectory i uses seed + i)."""
+    skill: int = 0
+    """Which of the run's K skills to draw."""
+    device: str = "cpu"
+    """Torch device."""
 
 
 def _train(cfg: TrainConfig) -> None:
@@ -78,11 +97,29 @@ def _plot(args: PlotArgs) -> None:
     print(json.dumps({"png": str(path)}))
 
 
+def _plot_multigoal(args: PlotMultiGoalArgs) -> None:
+    import torch
+
+    from softskills.envs.plot_multigoal import plot_multigoal
+    from softskills.skills.trainer import load_agent
+
+    agent, cfg = load_agent(args.run_dir, args.device)
+    if cfg.env != "softskills/MultiGoal-v0":
+        raise ValueError(f"plot-multigoal needs a softskills/MultiGoal-v0 run, but {args.run_dir} trained on {cfg.env}")
+    if not 0 <= args.skill < cfg.skills:
+        raise ValueError(f"--skill {args.skill} is out of range: the run has {cfg.skills} skill(s)")
+    out = args.out or str(Path(args.run_dir) / "multigoal.png")
+    with torch.no_grad():
+        stats = plot_multigoal(agent, out, n_paths=args.paths, seed=args.seed, skill=args.skill)
+    print(f"{stats['goals_reached']} of 4 goals reached over {args.paths} sampled paths; wrote {out}")
+    print(json.dumps({"png": out, **stats}))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``softskills`` console script."""
     from softskills.skills.checkpoint import CheckpointError
 
-    cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs}
+    cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs, "plot-multigoal": PlotMultiGoalArgs}
     try:
         args = tyro.extras.subcommand_cli_from_dict(
             cmds, args=argv, prog="softskills",
@@ -92,6 +129,8 @@ def main(argv: list[str] | None = None) -> None:
             _train(args)
         elif isinstance(args, EvalArgs):
             _eval(args)
+        elif isinstance(args, PlotMultiGoalArgs):
+            _plot_multigoal(args)
         else:
             _plot(args)
     except (ValueError, CheckpointError, FloatingPointError, FileNotFoundError) as e:

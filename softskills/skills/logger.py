@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from pathlib import Path
 
 __all__ = ["Logger", "read_csv"]
@@ -15,10 +16,14 @@ class Logger:
     Args:
         run_dir: the run directory.
         tensorboard: also write TensorBoard events (``run_dir/tb``).
+        flush_every_s: flush the CSV at most this often, so a running job's ``progress.csv``
+            can be read (for example by ``softskills plot``) while it trains.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, flush_every_s: float = 10.0) -> None:
         self.run_dir = Path(run_dir)
+        self.flush_every_s = flush_every_s
+        self._last_flush = time.monotonic()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "progress.csv"
         new = not path.exists()
@@ -38,6 +43,8 @@ class Logger:
             self._csv.writerow([step, k, f"{float(v):.6g}"])
             if self._tb is not None:
                 self._tb.add_scalar(k, float(v), step)
+        if time.monotonic() - self._last_flush >= self.flush_every_s:
+            self.flush()
 
     def text(self, tag: str, text: str) -> None:
         """A text note in TensorBoard (for example the hyperparameter table)."""
@@ -45,6 +52,8 @@ class Logger:
             self._tb.add_text(tag, text)
 
     def flush(self) -> None:
+        """Write buffered scalars to disk."""
+        self._last_flush = time.monotonic()
         self._file.flush()
         if self._tb is not None:
             self._tb.flush()

@@ -14,12 +14,14 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 
 
 @cuda
+@pytest.mark.parametrize("policy", ["gaussian", "realnvp"])
 @pytest.mark.parametrize("skills", [1, 4])
-def test_graphed_update_has_no_host_sync_and_moves_parameters(skills: int) -> None:
+def test_graphed_update_has_no_host_sync_and_moves_parameters(skills: int, policy: str) -> None:
     from softskills.skills.graph import GraphedUpdate
 
     torch.manual_seed(0)
-    cfg = TrainConfig(skills=skills, sac=SACConfig(hidden=(64, 64)), device="cuda")
+    cfg = TrainConfig(skills=skills, policy=policy, sac=SACConfig(hidden=(64, 64)), flow_embed_hidden=(64, 64),
+                      device="cuda")
     agent = build_agent(cfg, 5, 2).to("cuda")
     agent.rebuild_optimizer()
     buf = ReplayBuffer(skills, 1000, 5, 2, "cuda")

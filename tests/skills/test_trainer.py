@@ -46,11 +46,13 @@ def test_same_seed_same_parameters(tmp_path: Path) -> None:
     assert not torch.equal(params(a)["log_alpha"], params(c)["log_alpha"])
 
 
+@pytest.mark.parametrize("policy", ["gaussian", "realnvp"])
 @pytest.mark.parametrize("skills", [1, 2])
-def test_resume_equals_straight_run(tmp_path: Path, skills: int) -> None:
-    straight = Trainer(small(tmp_path / "s", steps=400, skills=skills))
+def test_resume_equals_straight_run(tmp_path: Path, skills: int, policy: str) -> None:
+    kw = dict(skills=skills, policy=policy, flow_embed_hidden=(32, 32))
+    straight = Trainer(small(tmp_path / "s", steps=400, **kw))
     straight.train()
-    first = Trainer(small(tmp_path / "r", steps=250, skills=skills))  # stops mid-episode (200-step episodes)
+    first = Trainer(small(tmp_path / "r", steps=250, **kw))  # stops mid-episode (200-step episodes)
     first.train()
     resumed = Trainer.resume(tmp_path / "r", steps=400)
     assert resumed.step == 250
@@ -150,6 +152,20 @@ def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert json.loads(line)["mean_return"] < 0
     main(["plot", str(out)])
     assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_cli_train_realnvp_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nvp"
+    main(["train", "--env", "Pendulum-v1", "--policy", "realnvp", "--skills", "2", "--steps", "250",
+          "--warmup-steps", "100", "--batch-size", "32", "--out", str(out), "--no-progress", "--eval-episodes", "1",
+          "--log-every", "100", "--sac.hidden", "32", "32", "--flow-embed-hidden", "32", "32"])
+    meta = json.loads((out / "checkpoint" / "meta.json").read_text())
+    assert meta["config"]["policy"] == "realnvp" and meta["config"]["skills"] == 2
+    agent, cfg = load_agent(out)
+    assert type(agent.policy).__name__ == "RealNVPPolicy" and cfg.flow_embed_hidden == (32, 32)
+    capsys.readouterr()
+    main(["eval", str(out), "--episodes", "1"])
+    assert math.isfinite(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["mean_return"])
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,20 @@ def test_cli_train_and_eval_sql(tmp_path: Path, capsys: pytest.CaptureFixture[st
     main(["eval", str(out), "--episodes", "2", "--stochastic"])
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["env"] == ENV and np.isfinite(res["mean_return"])
+    main(["plot-multigoal", str(out), "--paths", "3"])
+    fig = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert fig["png"] == str(out / "multigoal.png") and 0 <= fig["goals_reached"] <= 4
+    assert (out / "multigoal.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_plot_multigoal_refuses_other_envs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "pend"
+    main(["train", "--env", "Pendulum-v1", "--steps", "120", "--warmup-steps", "100", "--batch-size", "16",
+          "--out", str(out), "--no-progress", "--eval-episodes", "1", "--sac.hidden", "8", "8", "--no-save-buffer"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["plot-multigoal", str(out)])
+    assert e.value.code == 2 and "needs a softskills/MultiGoal-v0 run" in capsys.readouterr().err
 
 
 # Settings found by seed sweeps: the previous engineer's 40-seed sweep of its own loop, and a
