@@ -31,4 +31,6 @@ def tanh_log_det(u: Tensor) -> Tensor:
 
 def atanh_clamped(a: Tensor, eps: float = 1e-6) -> Tensor:
     """``atanh(a)`` with ``a`` clamped into ``(-1 + eps, 1 - eps)`` so boundary actions stay finite."""
-    return torch.atanh(a.clamp(-1.0 + eps, 1.0 - eps))
+    # In fp32: 1 - 1e-6 rounds to exactly 1 in bf16/fp16, where atanh would be infinite.
+    x = a if a.dtype in (torch.float32, torch.float64) else a.float()
+    return torch.atanh(x.clamp(-1.0 + eps, 1.0 - eps)).to(a.dtype)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from softskills.skills.agent_common import (
+    autocast,
+    check_precision,
+    make_adam,
+    rebuild_adam,
+    register_targets,
+    targets_of,
+)
 from softskills.skills.critic import TwinQ
 from softskills.skills.sac import (
     SACConfig,
@@ -48,16 +57,14 @@ class SACAgent(nn.Module):
         precision: str = "fp32",
     ) -> None:
         super().__init__()
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        check_precision(precision)
         k = critic.num_skills
         if getattr(policy, "num_skills", k) != k:
             raise ValueError(f"policy has {policy.num_skills} skills but the critic has {k}")
         self.policy, self.critic, self.config, self.precision = policy, critic, config, precision
         self.num_skills, self.act_dim = k, critic.act_dim
         self._critic_params = list(critic.parameters())
-        for i, p in enumerate(self._critic_params):
-            self.register_buffer(f"target_{i}", p.detach().clone())
+        register_targets(self, self._critic_params)
         self.log_alpha = nn.Parameter(
             torch.full((k, 1), math.log(config.init_alpha)), requires_grad=config.auto_alpha
         )
@@ -69,7 +76,7 @@ class SACAgent(nn.Module):
     @property
     def target_params(self) -> list[Tensor]:
         """The twin target critics' parameters (registered buffers, so ``.to`` moves them)."""
-        return [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
+        return targets_of(self, len(self._critic_params))
 
     def _make_optimizer(self, capturable: bool) -> torch.optim.Adam:
         cfg = self.config
@@ -79,23 +86,14 @@ class SACAgent(nn.Module):
         ]
         if cfg.auto_alpha:
             groups.append({"params": [self.log_alpha], "lr": cfg.alpha_lr})
-        device = self.log_alpha.device.type
-        fused = device in ("cpu", "cuda")
-        return torch.optim.Adam(groups, fused=fused, capturable=capturable and device == "cuda")
+        return make_adam(groups, self.log_alpha.device.type, capturable)
 
     def rebuild_optimizer(self, capturable: bool = False) -> None:
         """Recreate the optimizer after the agent moved devices (state is preserved)."""
-        state = self.optimizer.state_dict()
-        self.optimizer = self._make_optimizer(capturable)
-        flags = {k: self.optimizer.param_groups[0][k] for k in ("capturable", "fused")}
-        self.optimizer.load_state_dict(state)
-        for group in self.optimizer.param_groups:  # load_state_dict restores the saved flags
-            group.update(flags)
+        self.optimizer = rebuild_adam(self.optimizer, self._make_optimizer, capturable)
 
-    def _autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(self.log_alpha.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+    def _autocast(self) -> AbstractContextManager[Any]:
+        return autocast(self.precision, self.log_alpha.device.type)
 
     def compute_losses(
         self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None

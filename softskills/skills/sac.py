@@ -107,8 +107,8 @@ def critic_loss(q: Tensor, target: Tensor) -> Tensor:
 def actor_loss(log_pi: Tensor, log_prior: Tensor, q_pi: Tensor, alpha: Tensor) -> Tensor:
     """``J_pi = E[alpha (log pi(a|s) - log p(a)) - min_j Q_j(s, a)]``, ``a = f(eps; s)`` (thesis eq. 5.9).
 
-    We take the *minimum* of the twins, as the SAC paper and haarnoja/sac (issue #14) do;
-    softlearning uses the mean. ``q_pi`` must come from detached critic parameters so that
+    We take the *minimum* of the twins, as the SAC paper does; haarnoja/sac used ``Q1`` alone
+    (its issue #14) and softlearning uses the mean. ``q_pi`` must come from detached critic parameters so that
     the actor step computes no critic weight gradients. Returns ``(K,)``.
     """
     return (alpha * (log_pi - log_prior) - q_pi.min(dim=1).values).mean(-1)

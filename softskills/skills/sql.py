@@ -69,7 +69,8 @@ class SQLConfig:
     policy_lr: float = 3e-4
     """Adam learning rate of the sampling network."""
     hidden: tuple[int, ...] = (256, 256)
-    """Hidden widths of the critics and of the sampling network."""
+    """Hidden widths of the critics and of the sampling network. (256, 256) as the SAC core;
+    softqlearning's MuJoCo examples used (128, 128)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:

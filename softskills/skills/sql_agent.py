@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from softskills.skills.agent_common import (
+    autocast,
+    check_precision,
+    make_adam,
+    rebuild_adam,
+    register_targets,
+    targets_of,
+)
 from softskills.skills.critic import TwinQ
 from softskills.skills.sql import (
     SQLConfig,
@@ -63,8 +72,7 @@ class SQLAgent(nn.Module):
         precision: str = "fp32",
     ) -> None:
         super().__init__()
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        check_precision(precision)
         k = critic.num_skills
         if getattr(sampler, "num_skills", k) != k:
             raise ValueError(f"sampler has {sampler.num_skills} skills but the critic has {k}")
@@ -73,8 +81,7 @@ class SQLAgent(nn.Module):
         self.policy, self.critic, self.config, self.precision = sampler, critic, config, precision
         self.num_skills, self.act_dim = k, critic.act_dim
         self._critic_params = list(critic.parameters())
-        for i, p in enumerate(self._critic_params):
-            self.register_buffer(f"target_{i}", p.detach().clone())
+        register_targets(self, self._critic_params)
         # A fixed temperature kept as a buffer (SACAgent has a log_alpha parameter): it moves with
         # the module and is what ``update`` reports as "alpha".
         self.register_buffer("log_alpha", torch.full((k, 1), math.log(config.alpha)))
@@ -88,7 +95,7 @@ class SQLAgent(nn.Module):
         Read from the module on every access, so the list stays valid after ``.to()``/``.double()``,
         which replace buffer tensors (a list cached at construction would go stale).
         """
-        return [getattr(self, f"target_{i}") for i in range(len(self._critic_params))]
+        return targets_of(self, len(self._critic_params))
 
     @property
     def sampler(self) -> SVGDSampler:
@@ -101,24 +108,14 @@ class SQLAgent(nn.Module):
             {"params": self._critic_params, "lr": cfg.q_lr},
             {"params": list(self.policy.parameters()), "lr": cfg.policy_lr},
         ]
-        device = self.log_alpha.device.type
-        fused = device in ("cpu", "cuda")
-        return torch.optim.Adam(groups, fused=fused, capturable=capturable and device == "cuda")
+        return make_adam(groups, self.log_alpha.device.type, capturable)
 
     def rebuild_optimizer(self, capturable: bool = False) -> None:
         """Recreate the optimizer after the agent moved devices (state is preserved)."""
-        state = self.optimizer.state_dict()
-        self.optimizer = self._make_optimizer(capturable)
-        flags = {k: self.optimizer.param_groups[0][k] for k in ("capturable", "fused")}
-        self.optimizer.load_state_dict(state)
-        # load_state_dict restores the *saved* groups' flags; keep the ones chosen for this device.
-        for group in self.optimizer.param_groups:
-            group.update(flags)
+        self.optimizer = rebuild_adam(self.optimizer, self._make_optimizer, capturable)
 
-    def _autocast(self) -> AbstractContextManager[None]:
-        if self.precision == "bf16":
-            return torch.autocast(self.log_alpha.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+    def _autocast(self) -> AbstractContextManager[Any]:
+        return autocast(self.precision, self.log_alpha.device.type)
 
     def _q_min(self, obs: Tensor, act: Tensor, params: list[Tensor]) -> Tensor:
         """``min_j Q_j(s, a)`` for obs ``(K, B, ds)`` and particles ``(K, B, M, da)``: ``(K, B, M)``."""
@@ -182,10 +179,10 @@ class SQLAgent(nn.Module):
             torch._foreach_lerp_(self.target_params, self._critic_params, cfg.tau)
             return
         # Hard copy every ``target_interval`` updates, gated on the device (no host sync).
-        targets = self.target_params
-        copy = (self.num_updates % cfg.target_interval == 0).to(targets[0].dtype)
-        torch._foreach_mul_(targets, 1.0 - copy)
-        torch._foreach_add_(targets, torch._foreach_mul(self._critic_params, copy))
+        # torch.where, not target * (1 - c) + online * c: 0 * inf would poison the target.
+        copy = self.num_updates % cfg.target_interval == 0
+        for target, online in zip(self.target_params, self._critic_params):
+            target.copy_(torch.where(copy, online, target))
 
     def update(
         self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None

@@ -117,3 +117,14 @@ def test_tanh_log_det_stays_finite_for_large_values() -> None:
 def test_atanh_clamped_is_finite_at_the_boundary() -> None:
     a = torch.tensor([-1.0, 0.0, 1.0])
     assert torch.isfinite(atanh_clamped(a)).all()
+
+
+def test_atanh_clamped_stays_finite_in_half_precision() -> None:
+    from softskills.flows.tanh import atanh_clamped
+
+    for dtype in (torch.bfloat16, torch.float16, torch.float32, torch.float64):
+        edge = torch.tensor([-1.0, 1.0], dtype=dtype)
+        out = atanh_clamped(edge)
+        assert out.dtype == dtype and torch.isfinite(out).all(), dtype
+    x = torch.tensor([0.3], dtype=torch.float64)
+    assert atanh_clamped(x).item() == torch.atanh(x).item()
