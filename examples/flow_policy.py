@@ -1,10 +1,13 @@
 """Gaussian vs Real-NVP policies with SAC on HalfCheetah-v5: same steps, same seeds, one plot.
 
-    python examples/flow_policy.py            # full mode: 100k steps per policy (the README's numbers)
+    python examples/flow_policy.py --jobs 2   # full mode: 100k steps per policy (the README's numbers)
     python examples/flow_policy.py --quick    # a smoke run of a few hundred steps (CI)
 
 Writes ``OUT/{gaussian,realnvp}/`` run directories, ``OUT/curves.png`` with both learning
-curves, and ends with one JSON line of the final deterministic evaluation returns.
+curves, and ends with one JSON line of the final deterministic evaluation returns (5 episodes
+at the last step) and ``realnvp_shortfall_pct``, how far Real-NVP ends below Gaussian in
+percent of the Gaussian return (negative: Real-NVP is better). ``--jobs 2`` trains the two
+policies at once in two processes with one CPU thread each (about 30 min on 2 cores).
 """
 
 from __future__ import annotations
