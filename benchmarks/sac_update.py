@@ -3,7 +3,9 @@
 Setting (performance.md §8): HalfCheetah-v5 sizes (obs 17, act 6), batch 256, 2x256 MLPs, twin Q,
 automatic temperature, one update = sample a batch + all losses + optimizer step + target update.
 SB3 is timed through ``SAC.train(gradient_steps=n)`` with its own replay buffer. Rounds alternate
-between the two so that machine noise hits both; the median round is reported.
+between the contenders so that machine noise hits all of them; each contender is built and warmed
+up once. Reported: the median round of each, their ratio, and the median of the per-round ratios
+(``*_paired``, the more robust one on a shared machine).
 
     python benchmarks/sac_update.py --skills 1 --policy gaussian
     python benchmarks/sac_update.py --skills 16 --json
@@ -17,6 +19,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -27,9 +30,8 @@ from softskills.skills.factory import build_agent
 OBS, ACT, BATCH = 17, 6, 256
 
 
-def time_softskills(skills: int, policy: str, device: str, precision: str, n: int, rounds: int,
-                    graph: bool) -> list[float]:
-    """Seconds per update call (all K skills), one value per round."""
+def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool) -> Callable[[], object]:
+    """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer."""
     cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device)
     agent = build_agent(cfg, OBS, ACT).to(device)
     agent.rebuild_optimizer()
@@ -42,21 +44,23 @@ def time_softskills(skills: int, policy: str, device: str, precision: str, n: in
     if device.startswith("cuda") and graph:
         from softskills.skills.graph import GraphedUpdate
 
-        step = GraphedUpdate(agent, buf, BATCH)
+        step: Callable[[], object] = GraphedUpdate(agent, buf, BATCH)
     else:
         step = lambda: agent.update(buf.sample(BATCH))  # noqa: E731
+    for _ in range(10):
+        step()
+    return step
+
+
+def time_steps(step: Callable[[], object], n: int, device: str) -> float:
+    """Seconds per call of ``step`` over ``n`` calls (synchronised on CUDA)."""
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for _ in range(max(5, n // 5)):
+    sync()
+    t = time.perf_counter()
+    for _ in range(n):
         step()
     sync()
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(n):
-            step()
-        sync()
-        times.append((time.perf_counter() - t) / n)
-    return times
+    return (time.perf_counter() - t) / n
 
 
 def make_sb3():  # type: ignore[no-untyped-def]
@@ -97,11 +101,14 @@ def main() -> None:
             sb3 = make_sb3()
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
+    ours_step = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph)
+    other_step = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph)
+                  if a.compare_policy else None)
     ours, peer, other = [], [], []
-    for _ in range(a.rounds):
-        ours += time_softskills(a.skills, a.policy, a.device, a.precision, n, 1, not a.no_graph)
-        if a.compare_policy:
-            other += time_softskills(a.skills, a.compare_policy, a.device, a.precision, n, 1, not a.no_graph)
+    for _ in range(a.rounds):  # alternate, so that machine noise hits every contender alike
+        ours.append(time_steps(ours_step, n, a.device))
+        if other_step is not None:
+            other.append(time_steps(other_step, n, a.device))
         if sb3 is not None:
             peer.append(time_sb3(sb3, max(20, min(n, 100))))
     t = statistics.median(ours)
@@ -118,9 +125,13 @@ def main() -> None:
         tp = statistics.median(peer)
         result["sb3_updates_per_s"] = 1.0 / tp
         result["ratio_vs_sb3"] = (a.skills / t) * tp
+        # the median over rounds of the per-round ratio: robust to slow phases of a shared machine
+        result["ratio_vs_sb3_paired"] = statistics.median(a.skills * p / o for o, p in zip(ours, peer))
     if a.compare_policy:
         result[f"{a.compare_policy}_per_skill_updates_per_s"] = a.skills / statistics.median(other)
         result[f"time_ratio_{a.policy}_vs_{a.compare_policy}"] = t / statistics.median(other)
+        result[f"time_ratio_{a.policy}_vs_{a.compare_policy}_paired"] = statistics.median(
+            o / c for o, c in zip(ours, other))
     if not a.json:
         print(f"softskills {a.policy} K={a.skills} {a.precision} on {a.device}: {t * 1e3:.2f} ms/update, "
               f"{result['per_skill_updates_per_s']:.1f} skill-updates/s")

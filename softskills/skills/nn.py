@@ -111,7 +111,9 @@ class StackedMLP(nn.Module):
         generators: Sequence[torch.Generator] | None = None,
     ) -> None:
         super().__init__()
-        acts = {"relu": torch.relu, "tanh": torch.tanh}
+        # In place: the baddbmm output is not saved for backward, and relu/tanh save their
+        # result, so autograd allows it; it saves one activation-sized allocation per layer.
+        acts = {"relu": torch.relu_, "tanh": torch.tanh_}
         if activation not in acts:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(acts)}")
         self.activation_name = activation
