@@ -31,3 +31,16 @@ def test_sac_update_benchmark_json(tmp_path: Path) -> None:
                     "--no-sb3", "--json"], tmp_path)
     assert m["skills"] == 2 and m["policy"] == "gaussian"
     assert m["per_skill_updates_per_s"] == pytest.approx(2 * m["updates_per_s"])
+
+
+def test_sac_update_benchmark_compares_policies(tmp_path: Path) -> None:
+    m = run_script([str(ROOT / "benchmarks" / "sac_update.py"), "--skills", "2", "--policy", "realnvp",
+                    "--compare-policy", "gaussian", "--updates", "5", "--rounds", "2", "--no-sb3", "--json"], tmp_path)
+    assert m["policy"] == "realnvp" and m["gaussian_per_skill_updates_per_s"] > 0
+    assert m["time_ratio_realnvp_vs_gaussian_paired"] > 0
+
+
+def test_stacking_benchmark_json(tmp_path: Path) -> None:
+    m = run_script([str(ROOT / "benchmarks" / "stacking.py"), "--skills", "2", "--rounds", "1", "--calls", "2",
+                    "--json"], tmp_path)
+    assert m["skills"] == 2 and m["baddbmm_ms"] > 0 and m["vmap_ms"] > 0
