@@ -71,6 +71,12 @@ class TrainConfig:
     """Real-NVP: number of affine coupling layers."""
     flow_embed_hidden: tuple[int, ...] = (256, 256)
     """Real-NVP: hidden widths of the observation embedding (its output is 2|A|)."""
+    flow_st_hidden: tuple[int, ...] = ()
+    """Real-NVP: hidden widths of every s- and t-net; empty means one layer of |A| tanh units
+    (the original's)."""
+    flow_scale_clamp: float | None = 5.0
+    """Real-NVP: soft bound c of each coupling's log-scale, ``log sigma = c tanh(s / c)``;
+    ``None`` gives the original's unbounded ``exp(s)``."""
 
     def __post_init__(self) -> None:
         positive = ("steps", "skills", "num_envs", "batch_size", "buffer_size", "eval_episodes", "log_every",
@@ -81,5 +87,12 @@ class TrainConfig:
         for name in ("warmup_steps", "eval_every", "threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.flow_coupling_layers < 1:
+            raise ValueError(f"flow_coupling_layers must be positive, got {self.flow_coupling_layers}")
+        if any(h < 1 for h in (*self.flow_embed_hidden, *self.flow_st_hidden)):
+            raise ValueError("flow_embed_hidden and flow_st_hidden must be positive widths, got "
+                             f"{self.flow_embed_hidden} and {self.flow_st_hidden}")
+        if self.flow_scale_clamp is not None and self.flow_scale_clamp <= 0:
+            raise ValueError(f"flow_scale_clamp must be positive or None, got {self.flow_scale_clamp}")
         if self.updates_per_step < 0:
             raise ValueError(f"updates_per_step must be non-negative, got {self.updates_per_step}")

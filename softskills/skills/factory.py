@@ -40,7 +40,8 @@ def build_agent(cfg: TrainConfig, obs_dim: int, act_dim: int) -> nn.Module:
 
         policy = RealNVPPolicy(
             k, obs_dim, act_dim, coupling_layers=cfg.flow_coupling_layers,
-            embed_hidden=cfg.flow_embed_hidden, seeds=seeds,
+            embed_hidden=cfg.flow_embed_hidden, st_hidden=cfg.flow_st_hidden or None,
+            scale_clamp=cfg.flow_scale_clamp, seeds=seeds,
         )
     else:
         raise ValueError(f"unknown policy {cfg.policy!r}; choose 'gaussian' or 'realnvp'")

@@ -158,11 +158,14 @@ def test_cli_train_realnvp_and_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "nvp"
     main(["train", "--env", "Pendulum-v1", "--policy", "realnvp", "--skills", "2", "--steps", "250",
           "--warmup-steps", "100", "--batch-size", "32", "--out", str(out), "--no-progress", "--eval-episodes", "1",
-          "--log-every", "100", "--sac.hidden", "32", "32", "--flow-embed-hidden", "32", "32"])
+          "--log-every", "100", "--sac.hidden", "32", "32", "--flow-embed-hidden", "32", "32",
+          "--flow-st-hidden", "5", "--flow-scale-clamp", "3.0"])
     meta = json.loads((out / "checkpoint" / "meta.json").read_text())
     assert meta["config"]["policy"] == "realnvp" and meta["config"]["skills"] == 2
     agent, cfg = load_agent(out)
     assert type(agent.policy).__name__ == "RealNVPPolicy" and cfg.flow_embed_hidden == (32, 32)
+    assert cfg.flow_st_hidden == (5,) and cfg.flow_scale_clamp == 3.0
+    assert all(c.scale_clamp == 3.0 and c.transform_net.sizes[1] == 5 for c in agent.policy.couplings)
     capsys.readouterr()
     main(["eval", str(out), "--episodes", "1"])
     assert math.isfinite(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["mean_return"])
