@@ -9,9 +9,14 @@ with log-determinant :math:`\sum_i s_i` (Real NVP eq. 6). ``c`` is the observati
 
 K skills share one nflows transform: nflows runs on a flattened ``(K*B, D)`` batch, and the
 conditioner reshapes it to ``(K, B, .)`` and evaluates all K skills' s- and t-nets with stacked
-matmuls. ``torch.vmap`` over nflows is not an option: ``CouplingTransform.forward`` assigns in
-place (``outputs[:, self.identity_features, ...] = identity_split``, nflows 0.14
-``coupling.py`` l. 95), which vmap rejects.
+matmuls. ``torch.vmap`` over K nflows transforms is the alternative, and it is fragile and
+slower: ``CouplingTransform.forward`` assigns in place through integer index *buffers*
+(``outputs[:, self.identity_features, ...] = identity_split``, nflows 0.14 ``coupling.py``
+l. 95). Stacked with ``torch.func.stack_module_state`` like the parameters, those indices
+become batched under vmap and the assignment fails with a shape mismatch (torch 2.13); with
+the buffers shared (``in_dims=None``) vmap works but took 1.9x (K = 1) and 1.7x (K = 16) the
+time of this flattened batch for two couplings, forward + backward, on a 2-core CPU
+(``benchmarks/stacking.py``, 2026-11-24).
 
 References:
     Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP. ICLR 2017.
