@@ -15,6 +15,7 @@ from softskills.skills.cli import main
 from softskills.skills.config import TrainConfig
 from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import NonFiniteLossError, Trainer, load_agent
+from tests.skills.helpers import assert_same, params
 
 
 def small(out: Path, steps: int = 300, **kw: object) -> TrainConfig:
@@ -23,16 +24,6 @@ def small(out: Path, steps: int = 300, **kw: object) -> TrainConfig:
                 tensorboard=False, sac=SACConfig(hidden=(32, 32)))
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]
-
-
-def params(trainer: Trainer) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in trainer.agent.state_dict().items()}
-
-
-def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def test_same_seed_same_parameters(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from softskills.skills.config import TrainConfig
 from softskills.skills.sql import SQLConfig
 from softskills.skills.sql_agent import SQLAgent
 from softskills.skills.trainer import Trainer, load_agent
+from tests.skills.helpers import assert_same, params
 
 ENV = "softskills/MultiGoal-v0"
 
@@ -35,16 +36,6 @@ def small(out: Path, steps: int = 300, **kw: object) -> TrainConfig:
                                                  target_interval=50))
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]
-
-
-def params(trainer: Trainer) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in trainer.agent.state_dict().items()}
-
-
-def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def test_trainer_builds_sql_agent_and_is_deterministic(tmp_path: Path) -> None:
