@@ -54,3 +54,30 @@ def test_trainer_on_cuda_with_graph(tmp_path) -> None:  # type: ignore[no-untype
     t = Trainer(cfg)
     m = t.train()
     assert t._graphed is not None and m["updates"] == 300 + t._graphed.warmup_updates
+
+
+@cuda
+def test_graphed_sql_update_has_no_host_sync_and_copies_the_target() -> None:
+    from softskills.skills.graph import GraphedUpdate
+    from softskills.skills.sql import SQLConfig
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(algo="sql", skills=2, device="cuda",
+                      sql=SQLConfig(hidden=(32, 32), kernel_particles=8, value_particles=8, target_interval=10))
+    agent = build_agent(cfg, 5, 2).to("cuda")
+    agent.rebuild_optimizer()
+    buf = ReplayBuffer(2, 1000, 5, 2, "cuda")
+    obs = torch.randn(2, 1000, 5, device="cuda")
+    act = torch.rand(2, 1000, 2, device="cuda") * 2 - 1
+    buf.add(obs, act, -(act**2).sum(-1), torch.randn_like(obs), torch.ones(2, 1000, device="cuda"))
+    step = GraphedUpdate(agent, buf, 64)  # 3 eager warm-up updates
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(17):  # updates 4..20: the hard copy happens in the graph at 10 and 20
+            losses = step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert int(agent.num_updates) == 20
+    assert all(torch.equal(t, p) for t, p in zip(agent.target_params, agent.critic.parameters()))
+    assert torch.isfinite(losses["qf_loss"]).all() and torch.isfinite(losses["actor_loss"]).all()
