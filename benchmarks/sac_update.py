@@ -30,9 +30,11 @@ from softskills.skills.factory import build_agent
 OBS, ACT, BATCH = 17, 6, 256
 
 
-def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool) -> Callable[[], object]:
+def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool,
+                    flow_st_hidden: tuple[int, ...] = ()) -> Callable[[], object]:
     """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer."""
-    cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device)
+    cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device,
+                      flow_st_hidden=flow_st_hidden)
     agent = build_agent(cfg, OBS, ACT).to(device)
     agent.rebuild_optimizer()
     buf = ReplayBuffer(skills, 10_000, OBS, ACT, device)
@@ -90,6 +92,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--no-graph", action="store_true", help="on CUDA, run the update eagerly")
     p.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 peer")
+    p.add_argument("--flow-st-hidden", type=int, nargs="*", default=[],
+                   help="Real-NVP s/t-net hidden widths (default: one layer of |A| units)")
     p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
@@ -101,8 +105,9 @@ def main() -> None:
             sb3 = make_sb3()
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
-    ours_step = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph)
-    other_step = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph)
+    st = tuple(a.flow_st_hidden)
+    ours_step = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st)
+    other_step = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st)
                   if a.compare_policy else None)
     ours, peer, other = [], [], []
     for _ in range(a.rounds):  # alternate, so that machine noise hits every contender alike
