@@ -131,12 +131,13 @@ def main() -> None:
         result["sb3_updates_per_s"] = 1.0 / tp
         result["ratio_vs_sb3"] = (a.skills / t) * tp
         # the median over rounds of the per-round ratio: robust to slow phases of a shared machine
-        result["ratio_vs_sb3_paired"] = statistics.median(a.skills * p / o for o, p in zip(ours, peer))
+        result["ratio_vs_sb3_paired"] = statistics.median(
+            a.skills * t_sb3 / t_ours for t_ours, t_sb3 in zip(ours, peer))
     if a.compare_policy:
         result[f"{a.compare_policy}_per_skill_updates_per_s"] = a.skills / statistics.median(other)
         result[f"time_ratio_{a.policy}_vs_{a.compare_policy}"] = t / statistics.median(other)
         result[f"time_ratio_{a.policy}_vs_{a.compare_policy}_paired"] = statistics.median(
-            o / c for o, c in zip(ours, other))
+            t_ours / t_other for t_ours, t_other in zip(ours, other))
     if not a.json:
         print(f"softskills {a.policy} K={a.skills} {a.precision} on {a.device}: {t * 1e3:.2f} ms/update, "
               f"{result['per_skill_updates_per_s']:.1f} skill-updates/s")
