@@ -1,7 +1,7 @@
 """Stacked weights with ``baddbmm`` against ``torch.func`` + ``vmap``: which way to batch K networks.
 
 The core keeps K skills' weights as ``(K, in, out)`` tensors and runs one ``baddbmm`` per layer
-(:class:`softskills.skills.nn.StackedMLP`). The alternative is K ordinary ``nn.Sequential`` MLPs
+(:class:`softskills.nn.StackedMLP`). The alternative is K ordinary ``nn.Sequential`` MLPs
 stacked with ``torch.func.stack_module_state`` and evaluated with ``vmap(functional_call)``.
 This times forward + backward of both on the same (K, B, in) input, alternating rounds.
 
@@ -27,10 +27,21 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from softskills.flows import RealNVPPolicy
-from softskills.skills.nn import StackedMLP
+from softskills.nn import StackedMLP
 
 IN, HIDDEN, OUT, BATCH = 23, 256, 2, 256  # a HalfCheetah critic: obs 17 + act 6 -> Q
 D, EMBED = 6, 12  # HalfCheetah action width and the flow's observation-embedding width (2|A|)
+WARMUP = 5  # untimed calls of each contender before the rounds
+
+
+def counted(step: Callable[[], None], counts: dict[str, int], name: str) -> Callable[[], None]:
+    """``step`` that counts its own calls in ``counts[name]``."""
+
+    def call() -> None:
+        step()
+        counts[name] += 1
+
+    return call
 
 
 def stacked_step(k: int, x: torch.Tensor) -> Callable[[], None]:
@@ -131,9 +142,11 @@ def main() -> None:
     h, ctx = torch.randn(a.skills, BATCH, D), torch.randn(a.skills, BATCH, EMBED)
     steps = {"baddbmm": stacked_step(a.skills, x), "vmap": vmap_step(a.skills, x),
              "flow_flat": flow_flat_step(a.skills, h, ctx), "flow_vmap": flow_vmap_step(a.skills, h, ctx)}
+    counts = {name: 0 for name in steps}
+    steps = {name: counted(step, counts, name) for name, step in steps.items()}
     times: dict[str, list[float]] = {name: [] for name in steps}
     for step in steps.values():
-        for _ in range(5):
+        for _ in range(WARMUP):
             step()
     for _ in range(a.rounds):
         for name, step in steps.items():
@@ -144,7 +157,8 @@ def main() -> None:
     ms = {name: 1e3 * statistics.median(v) for name, v in times.items()}
     result = {"skills": a.skills, "threads": a.threads, "baddbmm_ms": ms["baddbmm"], "vmap_ms": ms["vmap"],
               "vmap_over_baddbmm": ms["vmap"] / ms["baddbmm"], "flow_flat_ms": ms["flow_flat"],
-              "flow_vmap_ms": ms["flow_vmap"], "flow_vmap_over_flat": ms["flow_vmap"] / ms["flow_flat"]}
+              "flow_vmap_ms": ms["flow_vmap"], "flow_vmap_over_flat": ms["flow_vmap"] / ms["flow_flat"],
+              "rounds": a.rounds, "calls_per_round": a.calls, "warmup_calls": WARMUP, "calls_run": counts}
     if not a.json:
         print(f"K={a.skills} MLP: baddbmm {ms['baddbmm']:.2f} ms, vmap {ms['vmap']:.2f} ms per forward+backward")
         print(f"K={a.skills} flow: flattened batch {ms['flow_flat']:.2f} ms, vmap {ms['flow_vmap']:.2f} ms")

@@ -35,6 +35,8 @@ import torch
 from nflows.transforms.coupling import AffineCouplingTransform
 from torch import Tensor, nn
 
+from softskills.nn import full_precision
+
 __all__ = ["StackedConditioner", "SoftClampedAffineCoupling", "half_mask"]
 
 
@@ -267,6 +269,8 @@ class SoftClampedAffineCoupling(AffineCouplingTransform):
     def _log_scale_and_shift(self, transform_params: Tensor) -> tuple[Tensor, Tensor]:
         """Split nflows' ``[shift | unconstrained scale]`` layout into ``(log sigma, shift)``."""
         d = self._d_b
+        # fp32 even under bf16 autocast: the scale, shift and log-det never round to bf16.
+        transform_params = full_precision(transform_params)
         shift, s = transform_params[:, :d], transform_params[:, d:]
         if self.scale_clamp is not None:
             c = self.scale_clamp

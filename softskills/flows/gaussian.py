@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from softskills.flows.tanh import atanh_clamped, tanh_log_det
-from softskills.skills.nn import StackedMLP, init_generators
+from softskills.nn import StackedMLP, full_precision, init_generators
 
 __all__ = ["GaussianPolicy"]
 
@@ -48,13 +48,15 @@ class GaussianPolicy(nn.Module):
         self.net = StackedMLP(num_skills, obs_dim, hidden, 2 * act_dim, "relu", gens)
 
     def _mean_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:
-        mean, log_std = self.net(obs).chunk(2, dim=-1)
+        # The trunk may run in bf16 under autocast; everything after it is fp32, so the
+        # log-probability and the tanh correction are computed in fp32.
+        mean, log_std = full_precision(self.net(obs)).chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
     def sample(self, obs: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Reparameterised ``(a, log pi(a|s))``; shapes ``(K, B, A)`` and ``(K, B)``."""
         mean, log_std = self._mean_log_std(obs)
-        eps = torch.randn_like(mean) if noise is None else noise
+        eps = torch.randn_like(mean) if noise is None else noise.to(mean.dtype)
         u = mean + log_std.exp() * eps
         # log N(u; mu, sigma) = -0.5 eps^2 - log sigma - 0.5 log 2 pi, summed over dims
         log_prob = (-0.5 * eps.pow(2) - log_std - _HALF_LOG_2PI).sum(-1)

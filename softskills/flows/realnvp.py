@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from softskills.flows.coupling import SoftClampedAffineCoupling, StackedConditioner, half_mask
 from softskills.flows.tanh import atanh_clamped, tanh_log_det
-from softskills.skills.nn import StackedMLP, init_generators
+from softskills.nn import StackedMLP, init_generators
 
 __all__ = ["RealNVPPolicy"]
 

@@ -2,7 +2,7 @@
 
 from softskills.skills.agent import SACAgent
 from softskills.skills.critic import TwinQ
-from softskills.skills.nn import StackedLinear, StackedMLP
+from softskills.nn import StackedLinear, StackedMLP
 from softskills.skills.sac import SACConfig
 from softskills.skills.types import Batch, Policy
 

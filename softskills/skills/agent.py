@@ -26,7 +26,7 @@ from softskills.skills.sac import (
     critic_loss,
     soft_q_target,
 )
-from softskills.skills.types import Batch
+from softskills.skills.types import Batch, Policy
 
 __all__ = ["SACAgent"]
 
@@ -58,6 +58,12 @@ class SACAgent(nn.Module):
     ) -> None:
         super().__init__()
         check_precision(precision)
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"SACAgent needs a policy with a tractable density (sample with log pi, log_prob, "
+                f"deterministic): GaussianPolicy or RealNVPPolicy. {type(policy).__name__} has no "
+                "tractable density (an SVGD sampler belongs to SQLAgent)"
+            )
         k = critic.num_skills
         if getattr(policy, "num_skills", k) != k:
             raise ValueError(f"policy has {policy.num_skills} skills but the critic has {k}")

@@ -85,30 +85,38 @@ class ReplayBuffer:
         return Batch(s["obs"][k, idx], s["act"][k, idx], s["rew"][k, idx], s["next_obs"][k, idx], s["terminated"][k, idx])
 
     def state_tensors(self) -> dict[str, Tensor]:
-        """The filled storage, for checkpoints (``buffer/<field>`` tensors, CPU)."""
+        """The filled storage exactly as laid out (``buffer/<field>`` tensors, CPU), for checkpoints."""
         return {f"buffer/{k}": v[:, : self.size].detach().cpu().contiguous() for k, v in self.storage.items()}
 
     def state_meta(self) -> dict[str, int]:
         """Counters that go with :meth:`state_tensors`."""
         return {"ptr": self.ptr, "size": self.size, "capacity": self.capacity}
 
-    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, int]) -> None:
-        """Restore from :meth:`state_tensors` / :meth:`state_meta`.
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, int]) -> bool:
+        """Restore from :meth:`state_tensors` / :meth:`state_meta`; returns whether it is exact.
 
-        The saved transitions are written in chronological order, so a buffer may be restored
-        into a larger capacity (a resumed run that trains for more steps). An unwrapped buffer
-        keeps its exact layout, so sampling continues exactly as before.
+        With the same capacity, storage, write pointer and fill level are restored exactly, so
+        the same random indices pick the same transitions as in an uninterrupted run, wrapped
+        or not. An unwrapped buffer also restores exactly into a larger capacity (a resumed run
+        that trains for more steps). A wrapped buffer restored into another capacity is
+        rewritten in chronological order, which is not exact (returns ``False``).
         """
-        size, ptr = int(meta["size"]), int(meta["ptr"])
+        size, ptr, saved_capacity = int(meta["size"]), int(meta["ptr"]), int(meta["capacity"])
         if size > self.capacity:
             raise ValueError(f"checkpoint buffer holds {size} transitions, more than the capacity {self.capacity}")
+        if not (0 <= ptr < max(saved_capacity, 1) and 0 <= size <= saved_capacity):
+            raise ValueError(f"checkpoint buffer counters are inconsistent: ptr={ptr}, size={size}, "
+                             f"capacity={saved_capacity}")
+        wrapped = size == saved_capacity and ptr != 0
+        exact = saved_capacity == self.capacity or not wrapped
         for name in _FIELDS:
             t = tensors[f"buffer/{name}"]
             if t.shape[0] != self.num_skills or t.shape[1] != size or t.shape[2:] != self.storage[name].shape[2:]:
                 raise ValueError(f"buffer field {name!r} has shape {tuple(t.shape)}, which does not fit this buffer")
-            if size == int(meta["capacity"]) and ptr != 0:  # wrapped: oldest transition sits at ptr
+            if not exact:  # oldest transition first
                 t = torch.cat([t[:, ptr:], t[:, :ptr]], dim=1)
             self.storage[name][:, :size] = t.to(self.device)
         self.size = size
-        self.ptr = size % self.capacity
+        self.ptr = ptr if (exact and wrapped) else size % self.capacity
         self.size_t.fill_(size)
+        return exact

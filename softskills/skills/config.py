@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from softskills.skills.sac import SACConfig
 from softskills.skills.sql import SQLConfig
@@ -17,6 +18,14 @@ class TrainConfig:
 
     env: str = "Pendulum-v1"
     """Gymnasium environment id (a continuous, bounded Box action space)."""
+    env_kwargs: str = "{}"
+    """Keyword arguments of ``gymnasium.make`` for every skill, as a JSON object, e.g.
+    ``'{"goal": [-1, null]}'`` (from Python a dict is accepted and stored as canonical JSON)."""
+    tasks: tuple[str, ...] = ()
+    """Per-skill tasks: K JSON objects of env kwargs, merged over ``env_kwargs``; skill k trains
+    and evaluates on task k (one env id, identical spaces). Example for K = 2:
+    ``--tasks '{"goal": [-1, null]}' '{"goal": [null, -1]}'``. Empty: every skill uses
+    ``env_kwargs``."""
     algo: Literal["sac", "sql"] = "sac"
     """Learning algorithm: soft actor-critic or soft Q-learning."""
     policy: Literal["gaussian", "realnvp"] = "gaussian"
@@ -52,7 +61,11 @@ class TrainConfig:
     save_buffer: bool = True
     """Store the replay buffer in checkpoints (needed for an exact resume)."""
     resume: bool = False
-    """Continue from the checkpoint in ``out`` up to ``steps`` total steps."""
+    """Continue from the checkpoint in ``out`` up to ``steps`` total steps (the run's other
+    settings are taken from its checkpoint; flags that would change them are refused)."""
+    overwrite: bool = False
+    """Start afresh even if ``out`` already holds a checkpoint (it is replaced at the first save).
+    Without it, training into a directory with a checkpoint is refused."""
     precision: Literal["fp32", "bf16"] = "fp32"
     """Forward-pass precision of the update (bf16 autocast needs CPU/GPU bf16 support)."""
     graph: bool = True
@@ -79,6 +92,15 @@ class TrainConfig:
     ``None`` gives the original's unbounded ``exp(s)``."""
 
     def __post_init__(self) -> None:
+        # Canonical JSON for the env kwargs and tasks, so configs compare and serialise exactly.
+        object.__setattr__(self, "env_kwargs", _canonical_kwargs(self.env_kwargs, "env_kwargs"))
+        object.__setattr__(self, "tasks", tuple(_canonical_kwargs(t, f"tasks[{i}]")
+                                                for i, t in enumerate(self.tasks)))
+        if self.tasks and len(self.tasks) != self.skills:
+            raise ValueError(f"tasks has {len(self.tasks)} entries but skills is {self.skills}; "
+                             "give one task per skill (or none)")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other: choose one")
         positive = ("steps", "skills", "num_envs", "batch_size", "buffer_size", "eval_episodes", "log_every",
                     "checkpoint_every")
         for name in positive:
@@ -96,3 +118,27 @@ class TrainConfig:
             raise ValueError(f"flow_scale_clamp must be positive or None, got {self.flow_scale_clamp}")
         if self.updates_per_step < 0:
             raise ValueError(f"updates_per_step must be non-negative, got {self.updates_per_step}")
+
+    def task_kwargs(self) -> list[dict[str, Any]]:
+        """The env kwargs of each of the K skills: ``env_kwargs`` updated by ``tasks[k]``."""
+        base = json.loads(self.env_kwargs)
+        if not self.tasks:
+            return [dict(base) for _ in range(self.skills)]
+        return [{**base, **json.loads(t)} for t in self.tasks]
+
+
+def _canonical_kwargs(value: str | dict[str, Any], name: str) -> str:
+    """A JSON object (string or dict) as canonical JSON text; a clear error otherwise."""
+    if isinstance(value, dict):
+        obj: Any = value
+    else:
+        try:
+            obj = json.loads(value)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{name} must be a JSON object such as '{{\"goal\": [-1, null]}}', got {value!r}: {e}") from e
+    if not isinstance(obj, dict):
+        raise ValueError(f"{name} must be a JSON object (a dict of env kwargs), got {value!r}")
+    try:
+        return json.dumps(obj, sort_keys=True)
+    except TypeError as e:
+        raise ValueError(f"{name} holds a value that is not JSON-able: {e}") from e

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from softskills.skills.nn import StackedMLP, init_generators
+from softskills.nn import StackedMLP, init_generators
 
 __all__ = ["TwinQ"]
 

@@ -1,47 +1,58 @@
-"""Deterministic evaluation of K skills, all episodes stepped in lockstep."""
+"""Evaluation of K skills, all episodes stepped in lockstep, each skill on its own task."""
 
 from __future__ import annotations
+
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from softskills.skills.vec import make_env, scale_action
+from softskills.skills.vec import SkillEnvs
 
-__all__ = ["evaluate"]
+__all__ = ["EvalResult", "evaluate"]
+
+
+class EvalResult(NamedTuple):
+    """Per-episode results, each ``(K, episodes)``.
+
+    Attributes:
+        returns: undiscounted episode returns.
+        lengths: episode lengths in env steps of ``envs``.
+        final_infos: the info dict of each episode's last step, ``final_infos[k][e]``.
+    """
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    final_infos: list[list[dict[str, Any]]]
 
 
 @torch.no_grad()
 def evaluate(
     agent: nn.Module,
-    env_id: str,
-    episodes: int,
+    envs: SkillEnvs,
     seed: int,
     device: str | torch.device = "cpu",
     deterministic: bool = True,
-) -> np.ndarray:
-    """Run ``episodes`` episodes for each of the agent's K skills; returns returns ``(K, episodes)``.
+) -> EvalResult:
+    """Run one episode in each of the ``(K, N)`` envs of ``envs`` (N = the number of episodes).
 
     Episode ``e`` of every skill is reset with seed ``seed + e``, so skills face the same starts.
     """
-    k = agent.num_skills
-    envs = [[make_env(env_id) for _ in range(episodes)] for _ in range(k)]
-    low, high = envs[0][0].action_space.low, envs[0][0].action_space.high
-    obs = np.stack([np.stack([e.reset(seed=seed + j)[0] for j, e in enumerate(row)]) for row in envs])
-    returns = np.zeros((k, episodes))
-    alive = np.ones((k, episodes), dtype=bool)
+    k, n = envs.num_skills, envs.num_envs
+    obs = envs.reset(np.broadcast_to(seed + np.arange(n), (k, n)))
+    returns = np.zeros((k, n))
+    lengths = np.zeros((k, n), dtype=np.int64)
+    final_infos: list[list[dict[str, Any]]] = [[{} for _ in range(n)] for _ in range(k)]
+    alive = np.ones((k, n), dtype=bool)
     while alive.any():
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        act = agent.act(obs_t, deterministic=deterministic).cpu().numpy()
-        for i in range(k):
-            for j in range(episodes):
-                if not alive[i, j]:
-                    continue
-                o, r, term, trunc, _ = envs[i][j].step(scale_action(act[i, j], low, high))
-                obs[i, j] = o
-                returns[i, j] += r
-                alive[i, j] = not (term or trunc)
-    for row in envs:
-        for e in row:
-            e.close()
-    return returns
+        obs_t = torch.as_tensor(np.where(alive[..., None], obs, 0.0), dtype=torch.float32, device=device)
+        act = agent.act(obs_t, deterministic=deterministic).float().cpu().numpy()
+        res = envs.step(act, active=alive)
+        returns += res.reward
+        lengths += alive
+        for i, j in zip(*np.nonzero(res.done & alive)):
+            final_infos[i][j] = res.infos[i][j]
+        obs = np.where(alive[..., None], res.obs, obs)
+        alive &= ~res.done
+    return EvalResult(returns, lengths, final_infos)

@@ -19,8 +19,11 @@ class GraphedUpdate:
     """Capture ``agent.update(buffer.sample(batch_size))`` in a :class:`torch.cuda.CUDAGraph`.
 
     The optimizer is rebuilt as capturable (state kept). ``warmup`` eager updates run on a side
-    stream first, as graph capture requires; they are real updates and are counted in
-    :attr:`warmup_updates`. Policies with a host-side validation switch (``validate``) have it
+    stream first, as graph capture requires (lazy Adam state, cuBLAS workspaces). They are not
+    real updates: the parameters, buffers, Adam state and CUDA RNG are saved before them and
+    copied back in place afterwards (Adam state that did not exist yet is zeroed, which is
+    what a fresh Adam starts from), so a graphed run does exactly as many updates as an eager
+    one, and :attr:`warmup_updates` is 0. Policies with a host-side validation switch (``validate``) have it
     turned off, because a validity check would need a host sync.
 
     Args:
@@ -38,13 +41,26 @@ class GraphedUpdate:
             policy.validate = False
         agent.rebuild_optimizer(capturable=True)
         self.agent, self.buffer, self.batch_size = agent, buffer, batch_size
+        saved_tensors = [t.detach().clone() for t in agent.state_dict().values()]
+        saved_opt = {id(p): {k: v.clone() for k, v in st.items() if torch.is_tensor(v)}
+                     for p, st in agent.optimizer.state.items()}
+        saved_rng = torch.cuda.get_rng_state(buffer.device)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(warmup):
                 agent.update(buffer.sample(batch_size))
         torch.cuda.current_stream().wait_stream(side)
-        self.warmup_updates = warmup
+        with torch.no_grad():  # undo the warm-up in place: the graph must keep these tensors
+            for t, s in zip(agent.state_dict().values(), saved_tensors):
+                t.copy_(s)
+            for p, st in agent.optimizer.state.items():
+                before = saved_opt.get(id(p), {})
+                for k, v in st.items():
+                    if torch.is_tensor(v):
+                        v.copy_(before[k]) if k in before else v.zero_()
+        torch.cuda.set_rng_state(saved_rng, buffer.device)
+        self.warmup_updates = 0
         self.graph = torch.cuda.CUDAGraph()
         agent.optimizer.zero_grad(set_to_none=True)
         with torch.cuda.graph(self.graph):

@@ -206,4 +206,4 @@ class SQLAgent(nn.Module):
         """Actions for observations ``(K, N, obs_dim)`` (no gradients); ``deterministic`` uses ``xi = 0``."""
         if deterministic:
             return self.policy.deterministic(obs)
-        return self.policy.sample(obs)[0]
+        return self.policy.draw(obs)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from softskills.skills.nn import StackedMLP, init_generators
+from softskills.nn import StackedMLP, init_generators
 
 __all__ = ["SVGDSampler"]
 
@@ -63,21 +63,16 @@ class SVGDSampler(nn.Module):
             raise ValueError(f"noise has {noise.shape[-2]} particles, expected {n_particles}")
         return self(obs.unsqueeze(2), noise)
 
-    def sample(self, obs: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """One action per state, ``(K, B, da)``, and a **placeholder** log-density of zeros ``(K, B)``.
+    def draw(self, obs: Tensor, noise: Tensor | None = None) -> Tensor:
+        """One action per state, ``(K, B, da)``; ``noise`` is ``xi`` ``(K, B, da)``, drawn if ``None``.
 
-        The sampler is an implicit model: no density is available, and the zeros must not be
-        read as ``log pi``. They exist only so the sampler fits the trainer's
-        :class:`~softskills.skills.types.Policy` call signature. ``noise`` is ``xi`` ``(K, B, da)``.
+        There is deliberately no ``sample``/``log_prob``: the sampler is an implicit model with
+        no tractable density (softqlearning issue #8), so it does not satisfy the SAC
+        :class:`~softskills.skills.types.Policy` interface, and ``SACAgent`` refuses it.
         """
         if noise is None:
             noise = torch.randn(*obs.shape[:-1], self.act_dim, device=obs.device, dtype=obs.dtype)
-        act = self(obs, noise)
-        return act, torch.zeros(act.shape[:-1], device=act.device, dtype=act.dtype)
-
-    def log_prob(self, obs: Tensor, act: Tensor) -> Tensor:
-        """Not available: the amortised sampler has no tractable density (softqlearning issue #8)."""
-        raise NotImplementedError("SVGDSampler is an implicit policy and has no log-density")
+        return self(obs, noise)
 
     def deterministic(self, obs: Tensor) -> Tensor:
         """The action at ``xi = 0``, ``(K, B, da)`` (not the mode of the induced distribution)."""

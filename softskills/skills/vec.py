@@ -1,69 +1,62 @@
-"""Gymnasium vector environments for the trainer: validation, action scaling, autoreset, state."""
+"""K x N Gymnasium environments stepped in lockstep: validation, action scaling, same-step autoreset, state.
+
+The trainer and the evaluator see the environments of K skills through one object,
+:class:`SkillEnvs`: a ``(K, N)`` grid of plain Gymnasium envs (skill k may have its own env
+kwargs, its *task*), stepped with one ``(K, N, act_dim)`` action array. An episode that ends
+is reset in the same step (Gymnasium's SAME_STEP autoreset): ``final_obs`` holds the true last
+observation and ``obs`` the first one of the next episode, so no stored transition crosses a
+reset. Layers above the core (e.g. latent-space hierarchies) wrap a ``SkillEnvs`` in an object
+with the same attributes and methods.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import TimeLimit
 
 __all__ = [
+    "SkillEnvs",
+    "StepResult",
     "check_env_id",
-    "make_vec_env",
+    "check_spaces",
     "make_env",
     "scale_action",
-    "final_observations",
     "get_env_state",
     "set_env_state",
     "space_meta",
 ]
 
 
-def check_env_id(env_id: str) -> gym.Env:
-    """Make one env, or raise a clear error: unknown id, non-Box or unbounded action space."""
-    if env_id.startswith("softskills/"):
-        import softskills.envs  # noqa: F401  (registers the namespace)
-    try:
-        env = gym.make(env_id)
-    except gym.error.Error as e:
-        raise ValueError(f"unknown or unavailable environment id {env_id!r}: {e}") from e
-    _check_spaces(env_id, env)
+def check_env_id(env_id: str, **kwargs: Any) -> gym.Env:
+    """Make one env, or raise a clear error: unknown id, bad kwargs, non-Box or unbounded action space."""
+    env = make_env(env_id, **kwargs)
+    check_spaces(env_id, env)
     return env
 
 
-def _check_spaces(env_id: str, env: gym.Env) -> None:
+def check_spaces(env_id: str, env: gym.Env, bounded: bool = True) -> None:
+    """Raise a clear error unless ``env`` has a flat Box observation and a (bounded) Box action space."""
     a, o = env.action_space, env.observation_space
     if not isinstance(a, gym.spaces.Box):
         raise ValueError(f"{env_id}: softskills needs a continuous Box action space, got {type(a).__name__}")
-    if not (np.all(np.isfinite(a.low)) and np.all(np.isfinite(a.high))):
+    if bounded and not (np.all(np.isfinite(a.low)) and np.all(np.isfinite(a.high))):
         raise ValueError(f"{env_id}: the action space must be bounded, got low={a.low}, high={a.high}")
     if not isinstance(o, gym.spaces.Box) or len(o.shape) != 1:
         raise ValueError(f"{env_id}: softskills needs a flat Box observation space, got {o}")
 
 
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gym.make`` with the softskills namespace registered."""
-    if env_id.startswith("softskills/"):
-        import softskills.envs  # noqa: F401
-    return gym.make(env_id, **kwargs)
-
-
-def make_vec_env(env_id: str, num_envs: int, seed: int) -> SyncVectorEnv:
-    """A synchronous vector env in SAME_STEP autoreset mode, reset with ``seed`` (sub-env i gets seed+i).
-
-    SAME_STEP puts the true final observation of an ended episode in ``info["final_obs"]`` and
-    returns the reset observation at once, so no transition ever crosses a reset boundary.
-    """
-    envs = SyncVectorEnv(
-        [lambda: make_env(env_id) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
-    )
-    # The trainer's transition bookkeeping is written for SAME_STEP; refuse anything else.
-    assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
-    _check_spaces(env_id, envs.envs[0])
-    envs.reset(seed=seed)
-    return envs
+    """``gym.make`` with a clear error (the ``softskills/`` ids are registered on ``import softskills``)."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.Error as e:
+        raise ValueError(f"unknown or unavailable environment id {env_id!r}: {e}") from e
+    except TypeError as e:
+        raise ValueError(f"{env_id} does not accept the env kwargs {sorted(kwargs)}: {e}") from e
 
 
 def scale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -71,13 +64,117 @@ def scale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.nd
     return np.clip(low + (action + 1.0) * 0.5 * (high - low), low, high)
 
 
-def final_observations(next_obs: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
-    """The true ``s'`` of each sub-env: the final observation where an episode just ended."""
-    real = next_obs.copy()
-    if "_final_obs" in infos:
-        for i in np.flatnonzero(infos["_final_obs"]):
-            real[i] = infos["final_obs"][i]
-    return real
+class StepResult(NamedTuple):
+    """One lockstep step of K x N envs. Arrays have leading shape ``(K, N)``.
+
+    Attributes:
+        obs: the next observation to act on (the reset observation where an episode ended).
+        final_obs: the true ``s'`` of the transition (the last observation where it ended).
+        reward: rewards.
+        terminated: true where ``s'`` is terminal (no bootstrap).
+        done: terminated or truncated.
+        infos: the envs' info dicts, ``infos[k][i]``.
+    """
+
+    obs: np.ndarray
+    final_obs: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    done: np.ndarray
+    infos: list[list[dict[str, Any]]]
+
+
+class SkillEnvs:
+    """A ``(K, N)`` grid of Gymnasium envs: ``N`` sub-envs for each of K skills.
+
+    Args:
+        env_fns: one env constructor per skill (a skill's task is baked into its constructor).
+        num_envs: N, sub-envs per skill.
+        name: a label for error messages (the env id).
+
+    Raises:
+        ValueError: the skills' envs have different observation or action spaces, or the
+            spaces are not flat Boxes.
+    """
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], num_envs: int, name: str = "env") -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be positive, got {num_envs}")
+        self.name = name
+        self.envs = [[fn() for _ in range(num_envs)] for fn in env_fns]
+        self.num_skills, self.num_envs = len(self.envs), num_envs
+        first = self.envs[0][0]
+        for k, row in enumerate(self.envs):
+            check_spaces(name, row[0], bounded=False)
+            if row[0].observation_space != first.observation_space or row[0].action_space != first.action_space:
+                raise ValueError(
+                    f"{name}: skill {k}'s task has observation/action spaces {row[0].observation_space}, "
+                    f"{row[0].action_space}, which differ from skill 0's {first.observation_space}, "
+                    f"{first.action_space}; all tasks of one run need identical spaces"
+                )
+        self.observation_space: gym.spaces.Box = first.observation_space
+        self.action_space: gym.spaces.Box = first.action_space
+        self.obs_dim = int(np.prod(self.observation_space.shape))
+        self.act_dim = int(np.prod(self.action_space.shape))
+        low, high = self.action_space.low, self.action_space.high
+        self.bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
+        self._low, self._high = low.astype(np.float64), high.astype(np.float64)
+
+    def reset(self, seeds: np.ndarray) -> np.ndarray:
+        """Reset every env, env ``(k, i)`` with ``seeds[k, i]``; returns obs ``(K, N, obs_dim)``."""
+        return np.stack([np.stack([np.asarray(e.reset(seed=int(seeds[k, i]))[0], dtype=np.float64)
+                                   for i, e in enumerate(row)]) for k, row in enumerate(self.envs)])
+
+    def reset_one(self, k: int, i: int) -> np.ndarray:
+        """Reset env ``(k, i)`` from its own RNG (a fresh episode); returns its observation."""
+        return np.asarray(self.envs[k][i].reset()[0], dtype=np.float64)
+
+    def step(self, actions: np.ndarray, active: np.ndarray | None = None) -> StepResult:
+        """Step every active env with ``actions`` ``(K, N, act_dim)``, in ``[-1, 1]`` for a bounded
+        action space (scaled to the box) or as given for an unbounded one.
+
+        Inactive envs (``active[k, i]`` false) are not stepped: their reward is 0, ``done`` is
+        false and their observations are returned as NaN. An env whose episode ends is reset at once.
+        """
+        k_, n_ = self.num_skills, self.num_envs
+        obs = np.full((k_, n_, self.obs_dim), np.nan)
+        final = np.full((k_, n_, self.obs_dim), np.nan)
+        rew = np.zeros((k_, n_))
+        term = np.zeros((k_, n_), dtype=bool)
+        done = np.zeros((k_, n_), dtype=bool)
+        infos: list[list[dict[str, Any]]] = [[{} for _ in range(n_)] for _ in range(k_)]
+        for k, row in enumerate(self.envs):
+            for i, env in enumerate(row):
+                if active is not None and not active[k, i]:
+                    continue
+                a = actions[k, i]
+                if self.bounded:
+                    a = scale_action(a, self._low, self._high)
+                o, r, te, tr, info = env.step(a.astype(self.action_space.dtype))
+                final[k, i] = o
+                rew[k, i], term[k, i], done[k, i], infos[k][i] = r, te, te or tr, info
+                obs[k, i] = self.reset_one(k, i) if (te or tr) else o
+        return StepResult(obs, final, rew, term, done, infos)
+
+    def get_states(self) -> list[list[dict[str, Any] | None]]:
+        """A JSON-able snapshot of every env (``None`` where :func:`get_env_state` has none)."""
+        return [[get_env_state(e) for e in row] for row in self.envs]
+
+    def set_states(self, states: list[list[dict[str, Any] | None]]) -> np.ndarray:
+        """Restore :meth:`get_states`; returns a ``(K, N)`` mask of the envs that were restored."""
+        restored = np.zeros((self.num_skills, self.num_envs), dtype=bool)
+        for k, (row, row_states) in enumerate(zip(self.envs, states)):
+            for i, (env, st) in enumerate(zip(row, row_states)):
+                if st is not None:
+                    set_env_state(env, st)
+                    restored[k, i] = True
+        return restored
+
+    def close(self) -> None:
+        """Close every env."""
+        for row in self.envs:
+            for e in row:
+                e.close()
 
 
 def _time_limit(env: gym.Env) -> TimeLimit | None:
@@ -93,8 +190,8 @@ def get_env_state(env: gym.Env) -> dict[str, Any] | None:
     """A JSON-able snapshot of an env's simulator state, RNG and time-limit counter.
 
     Supported: MuJoCo envs (qpos, qvel, act, time) and envs whose ``unwrapped.state`` is an
-    array (classic control, our MultiGoal). Returns ``None`` for anything else, and a resumed
-    run then starts fresh episodes for that env.
+    array (classic control, our point-mass and MultiGoal envs). Returns ``None`` for anything
+    else (e.g. Box2D); a resumed run then starts a fresh episode in that env.
     """
     u = env.unwrapped
     state: dict[str, Any] = {"np_random": u.np_random.bit_generator.state}
@@ -110,6 +207,9 @@ def get_env_state(env: gym.Env) -> dict[str, Any] | None:
         state["state"] = u.state.tolist()
     else:
         return None
+    extra = getattr(u, "get_extra_state", None)
+    if callable(extra):
+        state["extra"] = extra()
     return state
 
 
@@ -132,11 +232,13 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
         mujoco.mj_forward(u.model, u.data)
     else:
         u.state = np.asarray(state["state"], dtype=u.state.dtype)
+    if "extra" in state:
+        u.set_extra_state(state["extra"])
 
 
-def space_meta(env: gym.Env) -> dict[str, Any]:
+def space_meta(space_env: Any) -> dict[str, Any]:
     """Observation and action spaces as JSON (shape, bounds), for checkpoint compatibility checks."""
-    o, a = env.observation_space, env.action_space
+    o, a = space_env.observation_space, space_env.action_space
     return {
         "obs_shape": list(o.shape),
         "act_shape": list(a.shape),

@@ -25,6 +25,11 @@ from softskills.skills.types import Batch
 OBS, ACT = 3, 2
 
 
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    """The trapezoid rule (np.trapz is gone from NumPy 2.x, np.trapezoid is missing before 2.0)."""
+    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+
+
 # ---------------------------------------------------------------- config
 
 
@@ -75,7 +80,7 @@ def test_soft_value_matches_quadrature_for_1d_quadratic() -> None:
     q = -beta * (a - mu) ** 2
     v = soft_value_uniform_is(q, alpha, act_dim=1)
     grid = np.linspace(-1.0, 1.0, 200_001)
-    exact = alpha * np.log(np.trapezoid(np.exp(-beta * (grid - mu) ** 2 / alpha), grid))
+    exact = alpha * np.log(_trapezoid(np.exp(-beta * (grid - mu) ** 2 / alpha), grid))
     assert v.item() == pytest.approx(exact, abs=5e-3)
 
 
@@ -163,18 +168,26 @@ def test_svgd_surrogate_gradient_is_minus_direction() -> None:
 def test_sampler_shapes_and_range() -> None:
     s = SVGDSampler(3, OBS, ACT, hidden=(16, 16), seeds=[0, 1, 2])
     obs = torch.randn(3, 5, OBS)
-    a, logp = s.sample(obs)
-    assert a.shape == (3, 5, ACT) and logp.shape == (3, 5)
-    assert torch.all(logp == 0)
+    a = s.draw(obs)
+    assert a.shape == (3, 5, ACT)
     p = s.sample_actions(obs, 7)
     assert p.shape == (3, 5, 7, ACT)
     assert p.abs().max() <= 1.0
     det = s.deterministic(obs)
-    torch.testing.assert_close(det, s.sample(obs, torch.zeros(3, 5, ACT))[0])
-    with pytest.raises(NotImplementedError):
-        s.log_prob(obs, a)
+    torch.testing.assert_close(det, s.draw(obs, torch.zeros(3, 5, ACT)))
     with pytest.raises(ValueError):
         s.sample_actions(obs, 7, noise=torch.randn(3, 5, 6, ACT))
+
+
+def test_sampler_has_no_density_and_sac_refuses_it() -> None:
+    """The implicit sampler must not pose as a SAC policy with a fake zero log-probability."""
+    from softskills.skills import Policy, SACAgent, SACConfig, TwinQ
+
+    s = SVGDSampler(2, OBS, ACT, hidden=(16,), seeds=[0, 1])
+    assert not isinstance(s, Policy)
+    assert not hasattr(s, "log_prob") and not hasattr(s, "sample")
+    with pytest.raises(TypeError, match="no tractable density"):
+        SACAgent(s, TwinQ(2, OBS, ACT, hidden=(16,)), SACConfig())
 
 
 def test_sampler_seeds_are_per_skill() -> None:
@@ -344,3 +357,50 @@ def test_rebuild_optimizer_keeps_state_and_flags() -> None:
 
 
 # ---------------------------------------------------------------- learning check
+
+
+def test_sql_learns_the_boltzmann_policy_of_a_bandit() -> None:
+    """A seeded SQL agent on a one-step bandit (every transition terminal, so ``Q = r``) with
+    ``r(a) = -4 (a - 0.4)^2`` on ``[-1, 1]`` learns, in 500 updates, ``Q ~ r`` and a sampler whose
+    draws have the mean and spread of ``exp(r(a) / alpha)`` (exact by quadrature).
+
+    Guards the TD target of terminal transitions, the SVGD direction's sign, and the temperature
+    in the sampler's target: at ``alpha = 1`` the spread would be about twice as large.
+    """
+    mu, beta, alpha, batch = 0.4, 4.0, 0.2, 32
+
+    def reward(a: torch.Tensor) -> torch.Tensor:
+        return -beta * (a - mu) ** 2
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        # target_interval=1: a target that bootstrapped terminal transitions would chase its own soft value
+        cfg = SQLConfig(alpha=alpha, hidden=(16, 16), kernel_particles=16, value_particles=4, q_lr=1e-2,
+                        policy_lr=1e-2, target_interval=1)
+        agent = SQLAgent(SVGDSampler(1, 1, 1, cfg.hidden, seeds=[0]), TwinQ(1, 1, 1, cfg.hidden, seeds=[0]), cfg)
+        gen = torch.Generator().manual_seed(0)
+        obs, done = torch.zeros(1, batch, 1), torch.ones(1, batch)
+        for n in range(500):
+            if n == 300:  # a step decay of both learning rates settles the sampler
+                for group in agent.optimizer.param_groups:
+                    group["lr"] = 1e-3
+            act = torch.rand(1, batch, 1, generator=gen) * 2 - 1
+            agent.update(Batch(obs, act, reward(act[..., 0]), obs, done))
+        grid = torch.linspace(-1.0, 1.0, 41).view(1, 41, 1)
+        with torch.no_grad():
+            q = agent.critic(torch.zeros(1, 41, 1), grid).min(dim=1).values[0]
+        draws = agent.act(torch.zeros(1, 20_000, 1))[0, :, 0].double()
+    finally:
+        torch.set_num_threads(threads)
+
+    # reward(grid) spans [-7.8, 0]
+    assert (q - reward(grid[0, :, 0])).abs().max().item() < 0.3
+    x = np.linspace(-1.0, 1.0, 20_001)
+    p = np.exp(-beta * (x - mu) ** 2 / alpha)
+    p /= _trapezoid(p, x)
+    mean = _trapezoid(x * p, x)
+    std = math.sqrt(_trapezoid((x - mean) ** 2 * p, x))  # 0.158
+    assert draws.mean().item() == pytest.approx(mean, abs=0.05)
+    assert draws.std().item() == pytest.approx(std, abs=0.04)

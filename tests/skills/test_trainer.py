@@ -1,20 +1,24 @@
-"""Trainer: determinism, exact resume, refused checkpoints, NaN stop, CLI outputs."""
+"""Trainer: determinism, exact resume in every case, refused resumes, NaN stop, per-skill tasks, CLI."""
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+import tests.skills._noss_env  # noqa: F401  (registers test/NoSnapshot-v0)
+from softskills.cli import main
 from softskills.skills.checkpoint import CheckpointError, load_checkpoint
-from softskills.skills.cli import main
 from softskills.skills.config import TrainConfig
+from softskills.skills.evaluate import evaluate
+from softskills.skills.factory import default_env_factory
 from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import NonFiniteLossError, Trainer, load_agent
+from softskills.skills.vec import SkillEnvs, make_env
 from tests.skills.helpers import assert_same, params
 
 
@@ -52,81 +56,142 @@ def test_resume_equals_straight_run(tmp_path: Path, skills: int, policy: str) ->
     assert_same(params(straight), params(resumed))
 
 
-def test_checkpoint_round_trip_and_atomic_layout(tmp_path: Path) -> None:
-    t = Trainer(small(tmp_path / "run"))
-    t.train()
-    tensors, meta, buf = load_checkpoint(tmp_path / "run")
-    assert meta["step"] == 300 and meta["format_version"] == 1
-    assert buf is not None and buf["buffer/obs"].shape == (1, 300, 3)
-    assert not list((tmp_path / "run").glob(".checkpoint-*"))  # no temp dirs left behind
-    agent, cfg = load_agent(tmp_path / "run")
-    obs = torch.randn(1, 4, 3)
-    torch.testing.assert_close(agent.act(obs, deterministic=True), t.agent.act(obs, deterministic=True))
+@pytest.mark.parametrize("num_envs", [1, 2])
+def test_resume_is_exact_after_the_buffer_wraps(tmp_path: Path, num_envs: int) -> None:
+    """buffer_size=150: the buffer has wrapped at step 250; the resumed run must sample the same
+    transitions as the straight run (fails if loading rotates the buffer and resets ptr)."""
+    kw = dict(buffer_size=150, num_envs=num_envs)
+    straight = Trainer(small(tmp_path / "s", steps=400, **kw))
+    straight.train()
+    first = Trainer(small(tmp_path / "r", steps=250, **kw))
+    first.train()
+    assert first.buffer.size == 150 and first.buffer.ptr != 0
+    resumed = Trainer.resume(tmp_path / "r", steps=400)
+    resumed.train()
+    assert_same(params(straight), params(resumed))
+    assert torch.equal(straight.buffer.storage["obs"], resumed.buffer.storage["obs"])
 
 
-def test_tampered_foreign_newer_and_missing_checkpoints_are_refused(tmp_path: Path) -> None:
-    Trainer(small(tmp_path / "run", steps=150)).train()
-    ck = tmp_path / "run" / "checkpoint"
-
-    bad = tmp_path / "tampered"
-    shutil.copytree(ck, bad)
-    data = bytearray((bad / "state.safetensors").read_bytes())
-    data[-5] ^= 0xFF
-    (bad / "state.safetensors").write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="SHA-256"):
-        load_checkpoint(bad)
-
-    newer = tmp_path / "newer"
-    shutil.copytree(ck, newer)
-    meta = json.loads((newer / "meta.json").read_text())
-    meta["format_version"] = 99
-    (newer / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="newer"):
-        load_checkpoint(newer)
-
-    missing = tmp_path / "missing"
-    shutil.copytree(ck, missing)
-    (missing / "buffer.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="missing"):
-        load_checkpoint(missing)
-
-    corrupt = tmp_path / "corrupt"
-    shutil.copytree(ck, corrupt)
-    (corrupt / "meta.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match="JSON"):
-        load_checkpoint(corrupt)
-
+def test_trainer_with_resume_true_resumes_and_never_overwrites(tmp_path: Path) -> None:
+    straight = Trainer(small(tmp_path / "s", steps=300))
+    straight.train()
+    Trainer(small(tmp_path / "r", steps=200)).train()
+    resumed = Trainer(small(tmp_path / "r", steps=300, resume=True))
+    assert resumed.step == 200
+    resumed.train()
+    assert_same(params(straight), params(resumed))
+    with pytest.raises(ValueError, match="already holds a checkpoint"):
+        Trainer(small(tmp_path / "r", steps=300))
+    fresh = Trainer(small(tmp_path / "r", steps=300, overwrite=True))
+    assert fresh.step == 0
     with pytest.raises(CheckpointError, match="no checkpoint"):
-        load_checkpoint(tmp_path / "nowhere")
-
-    # foreign: a checkpoint whose spaces belong to another environment
-    foreign = tmp_path / "foreign"
-    shutil.copytree(tmp_path / "run", foreign)
-    meta = json.loads((foreign / "checkpoint" / "meta.json").read_text())
-    meta["spaces"]["obs_shape"] = [17]
-    (foreign / "checkpoint" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="spaces"):
-        Trainer.resume(foreign)
-    with pytest.raises(CheckpointError, match="spaces"):
-        load_agent(foreign)
+        Trainer(small(tmp_path / "nothing", resume=True))
 
 
-def test_non_finite_loss_stops_with_step_and_keeps_last_checkpoint(tmp_path: Path) -> None:
+def test_resume_refuses_changes_and_fewer_steps(tmp_path: Path) -> None:
+    Trainer(small(tmp_path / "r", steps=200)).train()
+    with pytest.raises(ValueError, match=r"seed .*batch_size"):
+        Trainer(small(tmp_path / "r", steps=300, resume=True, batch_size=64, seed=3))
+    with pytest.raises(ValueError, match="already trained 200 steps"):
+        Trainer.resume(tmp_path / "r", steps=100)
+    with pytest.raises(ValueError, match="may change on resume"):
+        Trainer.resume(tmp_path / "r", steps=300, sac=SACConfig(hidden=(32, 32), tau=0.5))
+
+
+def test_resume_without_buffer_warns_and_continues(tmp_path: Path) -> None:
+    Trainer(small(tmp_path / "r", steps=200, save_buffer=False)).train()
+    with pytest.warns(RuntimeWarning, match="no replay buffer"):
+        resumed = Trainer.resume(tmp_path / "r", steps=260)
+    assert len(resumed.buffer) == 0
+    resumed.train()
+    assert resumed.step == 260 and len(resumed.buffer) == 60
+    assert resumed.num_updates == 100 + 60
+
+
+def test_resume_of_env_without_snapshot_starts_a_fresh_episode(tmp_path: Path) -> None:
+    """No transition may cross episodes: time in next_obs is always time in obs + 1."""
+    kw = dict(env="test/NoSnapshot-v0", warmup_steps=10, batch_size=8)
+    Trainer(small(tmp_path / "r", steps=25, **kw)).train()  # stops at t = 5 of an episode
+    with pytest.warns(RuntimeWarning, match="no state snapshot"):
+        resumed = Trainer.resume(tmp_path / "r", steps=40)
+    assert resumed.ep_len[0, 0] == 0 and resumed.obs[0, 0, 1] == 0.0
+    resumed.train()
+    s = resumed.buffer.storage
+    t_obs, t_next = s["obs"][0, :40, 1], s["next_obs"][0, :40, 1]
+    assert torch.equal(t_next, t_obs + 1)
+
+
+def test_first_non_finite_update_is_named_exactly(tmp_path: Path) -> None:
+    """log_every=25 reads the record at step 175; the message must name update 60 at env step 161."""
     t = Trainer(small(tmp_path / "run", steps=200, checkpoint_every=150, log_every=25))
     original = t.agent.update
-    calls = {"n": 0}
 
     def poisoned(batch, *a, **kw):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
         if t.step > 160:  # after the checkpoint at step 150
             batch = batch._replace(rew=batch.rew * math.nan)
         return original(batch, *a, **kw)
 
     t.agent.update = poisoned  # type: ignore[method-assign]
-    with pytest.raises(NonFiniteLossError, match=r"qf_loss at step 175"):
+    with pytest.raises(NonFiniteLossError, match=r"qf_loss \(skills \[0\]\).* first at update 60 \(env step 161\)"):
         t.train()
     _, meta, _ = load_checkpoint(tmp_path / "run")
     assert meta["step"] == 150
+
+
+def test_fractional_updates_target_entropy_and_normal_prior(tmp_path: Path) -> None:
+    t = Trainer(small(tmp_path / "f", steps=200, updates_per_step=0.5,
+                      sac=SACConfig(hidden=(32, 32), target_entropy=-3.0, action_prior="normal")))
+    t.train()
+    assert t.num_updates == 50
+    assert t.agent.target_entropy == -3.0 and t.agent.config.action_prior == "normal"
+
+
+def test_num_envs_fills_the_buffer_per_sub_env(tmp_path: Path) -> None:
+    t = Trainer(small(tmp_path / "n", steps=150, num_envs=3))
+    t.train()
+    assert len(t.buffer) == 450 and t.num_updates == 50
+    obs = t.buffer.storage["obs"][0, :3]
+    assert not torch.equal(obs[0], obs[1])  # the sub-envs are seeded apart
+
+
+def test_per_skill_tasks(tmp_path: Path) -> None:
+    cfg = small(tmp_path / "t", steps=120, skills=2, tasks=({"g": 10.0}, '{"g": 2.0}'))
+    assert cfg.tasks == ('{"g": 10.0}', '{"g": 2.0}')
+    t = Trainer(cfg)
+    assert [row[0].unwrapped.g for row in t.envs.envs] == [10.0, 2.0]
+    t.train()
+    _, meta, _ = load_checkpoint(tmp_path / "t")
+    assert meta["tasks"] == [{"g": 10.0}, {"g": 2.0}]
+    envs = default_env_factory(load_agent(tmp_path / "t")[1])(2)  # what eval builds
+    assert [row[0].unwrapped.g for row in envs.envs] == [10.0, 2.0]
+    with pytest.raises(ValueError, match="2 entries but skills is 3"):
+        small(tmp_path / "x", skills=3, tasks=({"g": 1.0}, {"g": 2.0}))
+    with pytest.raises(ValueError, match="JSON object"):
+        small(tmp_path / "x", skills=1, tasks=("[1, 2]",))
+
+
+def test_tasks_with_different_spaces_are_refused() -> None:
+    fns = [lambda: make_env("test/NoSnapshot-v0", dim=2), lambda: make_env("test/NoSnapshot-v0", dim=3)]
+    with pytest.raises(ValueError, match="skill 1's task .* differ from skill 0"):
+        SkillEnvs(fns, 1, name="test/NoSnapshot-v0")
+
+
+def test_resume_with_other_spaces_is_refused(tmp_path: Path) -> None:
+    Trainer(small(tmp_path / "run", steps=150)).train()
+    other = lambda n: SkillEnvs([lambda: make_env("MountainCarContinuous-v0")], n)  # noqa: E731
+    with pytest.raises(CheckpointError, match="spaces"):
+        Trainer.resume(tmp_path / "run", env_factory=other, steps=200)
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    t = Trainer(small(tmp_path / "run"))
+    t.train()
+    tensors, meta, buf = load_checkpoint(tmp_path / "run")
+    assert meta["step"] == 300
+    assert buf is not None and buf["buffer/obs"].shape == (1, 300, 3)
+    agent, cfg = load_agent(tmp_path / "run")
+    obs = torch.randn(1, 4, 3)
+    torch.testing.assert_close(agent.act(obs, deterministic=True), t.agent.act(obs, deterministic=True))
 
 
 def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,11 +203,33 @@ def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "losses/qf_loss" in (out / "progress.csv").read_text()
     assert list((out / "tb").glob("events.out.tfevents.*"))
     capsys.readouterr()
-    main(["eval", str(out), "--episodes", "2"])
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert json.loads(line)["mean_return"] < 0
+    main(["eval", str(out), "--episodes", "2", "--seed", "7"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    agent, cfg = load_agent(out)
+    expect = evaluate(agent, default_env_factory(cfg)(2), seed=7).returns
+    assert line["mean_return"] == pytest.approx(float(expect.mean()), rel=1e-6)
     main(["plot", str(out)])
     assert (out / "curves.png").stat().st_size > 1000
+
+
+def test_cli_resume_keeps_settings_and_refuses_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r"
+    common = ["--out", str(out), "--no-progress", "--eval-every", "0", "--eval-episodes", "1"]
+    main(["train", "--env", "Pendulum-v1", "--steps", "150", "--warmup-steps", "100", "--batch-size", "16",
+          "--sac.hidden", "16", "16", *common])
+    capsys.readouterr()
+    main(["train", "--resume", "--steps", "180", *common])  # batch 16 and hidden 16 come from the checkpoint
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["step"] == 180 and line["updates"] == 80
+    _, meta, _ = load_checkpoint(out)
+    assert meta["config"]["batch_size"] == 16 and meta["config"]["sac"]["hidden"] == [16, 16]
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--resume", "--steps", "200", "--batch-size", "64", "--sac.tau", "0.1", *common])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "batch_size" in err and "sac" in err
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", "--steps", "100", *common])
+    assert "already trained 180 steps" in capsys.readouterr().err
 
 
 def test_cli_train_realnvp_and_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,10 +254,15 @@ def test_cli_train_realnvp_and_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     [
         (["train", "--env", "NoSuchEnv-v9"], "unknown or unavailable environment"),
         (["train", "--env", "CartPole-v1"], "continuous Box action space"),
+        (["train", "--env", "Pendulum-v1", "--env-kwargs", "{not json"], "env_kwargs must be a JSON object"),
+        (["train", "--env", "Pendulum-v1", "--env-kwargs", '{"gravity": 3}'], "does not accept the env kwargs"),
         (["eval", "/nonexistent/run"], "no checkpoint"),
     ],
 )
-def test_cli_bad_input_clear_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_clear_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                                   tmp_path: Path) -> None:
+    if argv[0] == "train":
+        argv = [*argv, "--out", str(tmp_path / "x"), "--steps", "5", "--no-progress"]
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from softskills.skills.checkpoint import load_checkpoint
-from softskills.skills.cli import main
+from softskills.cli import main
 from softskills.skills.config import TrainConfig
 from softskills.skills.sql import SQLConfig
 from softskills.skills.sql_agent import SQLAgent
@@ -86,6 +86,11 @@ def test_sql_load_agent_round_trip(tmp_path: Path) -> None:
 
 
 def test_cli_train_and_eval_sql(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``train``/``eval``/``plot-multigoal`` on an SQL run; the figure's goal statistics are those
+    of the saved agent's paths, replayed here from the checkpoint with the same seeds."""
+    from softskills.envs import GOALS
+    from softskills.envs.plot_multigoal import rollout_multigoal
+
     out = tmp_path / "cli"
     main(["train", "--env", ENV, "--algo", "sql", "--steps", "200", "--warmup-steps", "100", "--batch-size", "32",
           "--out", str(out), "--no-progress", "--eval-episodes", "1", "--log-every", "100",
@@ -95,10 +100,21 @@ def test_cli_train_and_eval_sql(tmp_path: Path, capsys: pytest.CaptureFixture[st
     main(["eval", str(out), "--episodes", "2", "--stochastic"])
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["env"] == ENV and np.isfinite(res["mean_return"])
-    main(["plot-multigoal", str(out), "--paths", "3"])
+    torch.manual_seed(7)  # the sampled paths draw from torch's global RNG
+    main(["plot-multigoal", str(out), "--paths", "10", "--seed", "3"])
     fig = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert fig["png"] == str(out / "multigoal.png") and 0 <= fig["goals_reached"] <= 4
+    assert fig["png"] == str(out / "multigoal.png")
     assert (out / "multigoal.png").read_bytes()[:4] == b"\x89PNG"
+    agent, _ = load_agent(out)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        paths, returns = rollout_multigoal(agent, n_paths=10, seed=3)
+    dist = np.linalg.norm(np.stack([p[-1] for p in paths])[:, None] - GOALS, axis=-1)  # (paths, goals)
+    at_goal = dist.min(axis=1) < 1.0
+    reached = sorted({int(g) for g in dist.argmin(axis=1)[at_goal]})
+    assert fig["goal_indices"] == reached and fig["goals_reached"] == len(reached)
+    assert fig["success_rate"] == pytest.approx(float(at_goal.mean()), abs=1e-12)
+    assert fig["mean_return"] == pytest.approx(float(np.mean(returns)), rel=1e-9)
 
 
 def test_cli_plot_multigoal_refuses_other_envs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

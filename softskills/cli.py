@@ -67,27 +67,40 @@ class PlotMultiGoalArgs:
 
 
 def _train(cfg: TrainConfig) -> None:
+    from softskills.skills.checkpoint import load_checkpoint
+    from softskills.skills.config_io import config_from_dict, resume_config
     from softskills.skills.trainer import Trainer
 
     if cfg.resume:
-        overrides = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-                     if f.name in ("steps", "device", "progress", "threads")}
-        trainer = Trainer.resume(cfg.out, **overrides)
-    else:
-        trainer = Trainer(cfg)
+        # Flags left at their defaults take the checkpoint's values; flags the user set that
+        # would change the run are refused by name.
+        defaults = TrainConfig()
+        explicit = {f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(defaults, f.name)}
+        _, meta, _ = load_checkpoint(cfg.out)
+        cfg = resume_config(config_from_dict(meta.get("config")), cfg, explicit)
+    trainer = Trainer(cfg)
     metrics = trainer.train()
     print(json.dumps({"env": cfg.env, "algo": trainer.cfg.algo, "policy": trainer.cfg.policy, **metrics}))
 
 
 def _eval(args: EvalArgs) -> None:
     from softskills.skills.evaluate import evaluate
-    from softskills.skills.trainer import load_agent
+    from softskills.skills.factory import default_env_factory
+    from softskills.skills.loading import load_run
+    from softskills.skills.vec import space_meta
 
-    agent, cfg = load_agent(args.run_dir, args.device)
-    rets = evaluate(agent, cfg.env, args.episodes, args.seed, args.device, deterministic=not args.stochastic)
+    agent, cfg, meta = load_run(args.run_dir, args.device)
+    envs = default_env_factory(cfg)(args.episodes)
+    if space_meta(envs) != meta["spaces"]:
+        raise ValueError(f"{args.run_dir} was trained on spaces {meta['spaces']}, but {cfg.env} now has "
+                         f"{space_meta(envs)}")
+    try:
+        rets = evaluate(agent, envs, args.seed, args.device, deterministic=not args.stochastic).returns
+    finally:
+        envs.close()
     print(f"mean return over {args.episodes} episodes x {cfg.skills} skill(s) on {cfg.env}: {rets.mean():.2f}")
     print(json.dumps({"env": cfg.env, "episodes": args.episodes, "mean_return": float(rets.mean()),
-                      "per_skill": rets.mean(1).tolist()}))
+                      "per_skill": rets.mean(1).tolist(), "tasks": cfg.task_kwargs()}))
 
 
 def _plot(args: PlotArgs) -> None:
@@ -101,7 +114,7 @@ def _plot_multigoal(args: PlotMultiGoalArgs) -> None:
     import torch
 
     from softskills.envs.plot_multigoal import plot_multigoal
-    from softskills.skills.trainer import load_agent
+    from softskills.skills.loading import load_agent
 
     agent, cfg = load_agent(args.run_dir, args.device)
     if cfg.env != "softskills/MultiGoal-v0":

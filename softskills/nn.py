@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["StackedLinear", "StackedMLP", "init_generators"]
+__all__ = ["StackedLinear", "StackedMLP", "full_precision", "init_generators"]
 
 
 def init_generators(seeds: Sequence[int]) -> list[torch.Generator]:
@@ -135,3 +135,12 @@ class StackedMLP(nn.Module):
             if i < last:
                 x = self._act(x)
         return x
+
+
+def full_precision(x: Tensor) -> Tensor:
+    """``x`` in fp32 if it is a half-precision tensor (bf16/fp16 from autocast); fp32/fp64 pass through.
+
+    Policies call it on network outputs so that log-probabilities, tanh corrections and
+    coupling log-determinants are never computed in bf16.
+    """
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
