@@ -28,11 +28,12 @@ from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
 
 OBS, ACT, BATCH = 17, 6, 256
+WARMUP = 10  # untimed updates before the rounds
 
 
 def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool,
-                    flow_st_hidden: tuple[int, ...] = ()) -> Callable[[], object]:
-    """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer."""
+                    flow_st_hidden: tuple[int, ...] = ()) -> tuple[Callable[[], object], torch.nn.Module]:
+    """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer, and its agent."""
     cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device,
                       flow_st_hidden=flow_st_hidden)
     agent = build_agent(cfg, OBS, ACT).to(device)
@@ -49,9 +50,14 @@ def make_softskills(skills: int, policy: str, device: str, precision: str, graph
         step: Callable[[], object] = GraphedUpdate(agent, buf, BATCH)
     else:
         step = lambda: agent.update(buf.sample(BATCH))  # noqa: E731
-    for _ in range(10):
+    for _ in range(WARMUP):
         step()
-    return step
+    return step, agent
+
+
+def optimizer_steps(agent: torch.nn.Module) -> int:
+    """Adam steps the agent took so far: its own count of updates, independent of the loops here."""
+    return max(int(s["step"]) for s in agent.optimizer.state.values())
 
 
 def time_steps(step: Callable[[], object], n: int, device: str) -> float:
@@ -106,9 +112,9 @@ def main() -> None:
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
     st = tuple(a.flow_st_hidden)
-    ours_step = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st)
-    other_step = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st)
-                  if a.compare_policy else None)
+    ours_step, ours_agent = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st)
+    other_step, other_agent = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st)
+                               if a.compare_policy else (None, None))
     ours, peer, other = [], [], []
     for _ in range(a.rounds):  # alternate, so that machine noise hits every contender alike
         ours.append(time_steps(ours_step, n, a.device))
@@ -125,6 +131,10 @@ def main() -> None:
         "threads": a.threads,
         "updates_per_s": 1.0 / t,
         "per_skill_updates_per_s": a.skills / t,
+        "rounds": a.rounds,
+        "updates_per_round": n,
+        "warmup_updates": WARMUP,
+        "optimizer_steps": optimizer_steps(ours_agent),
     }
     if sb3 is not None:
         tp = statistics.median(peer)
@@ -135,6 +145,7 @@ def main() -> None:
             a.skills * t_sb3 / t_ours for t_ours, t_sb3 in zip(ours, peer))
     if a.compare_policy:
         result[f"{a.compare_policy}_per_skill_updates_per_s"] = a.skills / statistics.median(other)
+        result[f"{a.compare_policy}_optimizer_steps"] = optimizer_steps(other_agent)
         result[f"time_ratio_{a.policy}_vs_{a.compare_policy}"] = t / statistics.median(other)
         result[f"time_ratio_{a.policy}_vs_{a.compare_policy}_paired"] = statistics.median(
             t_ours / t_other for t_ours, t_other in zip(ours, other))

@@ -39,6 +39,8 @@ ENV = "softskills/MultiGoal-v0"
 REWARD_SCALE = 0.07
 HIDDEN = (64, 64)
 METHODS = ("sql", "sac_gaussian", "sac_realnvp")
+EVAL_SEED = 10_000
+"""Evaluation episode ``i`` resets with ``EVAL_SEED + seed + i``; torch's RNG is seeded with ``EVAL_SEED + seed``."""
 
 
 def method_config(method: str, base: TrainConfig) -> TrainConfig:
@@ -72,7 +74,7 @@ def main() -> None:
         updates_per_step=1.0, eval_every=0, eval_episodes=5, log_every=500, checkpoint_every=10**9,
         save_buffer=False, threads=a.threads, progress=a.progress, tensorboard=False,
     )
-    goals, success, returns, pngs, wall = {}, {}, {}, {}, {}
+    goals, indices, success, returns, pngs, wall = {}, {}, {}, {}, {}, {}
     for method in METHODS:
         cfg = dataclasses.replace(method_config(method, base), out=str(out / method))
         t0 = time.perf_counter()
@@ -80,17 +82,21 @@ def main() -> None:
         trainer.train()
         png = out / f"{method}.png"
         # Sampled (stochastic) episodes: MultiGoal is about the multimodal policy, not its mean.
+        # Seeding here makes them independent of how much randomness training drew, so they
+        # can be replayed from the checkpoint (tests/test_example_multigoal.py does).
+        torch.manual_seed(EVAL_SEED + a.seed)
         with torch.no_grad():
-            stats = plot_multigoal(trainer.agent, png, n_paths=a.episodes, seed=10_000 + a.seed)
+            stats = plot_multigoal(trainer.agent, png, n_paths=a.episodes, seed=EVAL_SEED + a.seed)
         wall[method] = round(time.perf_counter() - t0, 1)
         goals[method], success[method] = stats["goals_reached"], stats["success_rate"]
+        indices[method] = stats["goal_indices"]
         returns[method], pngs[method] = round(stats["mean_return"], 2), str(png)
         print(f"{method:>12}: {stats['goals_reached']} of 4 goals (goals {stats['goal_indices']}), "
               f"{success[method]:.0%} of {a.episodes} sampled episodes end at a goal, "
               f"mean return {stats['mean_return']:.1f}, {wall[method]:.0f} s", flush=True)
     print(json.dumps({"example": "multigoal", "env": ENV, "steps": steps, "seed": a.seed, "episodes": a.episodes,
-                      "goals_reached": goals, "success_rate": success, "mean_return": returns, "pngs": pngs,
-                      "wall_s": wall}))
+                      "goals_reached": goals, "goal_indices": indices, "success_rate": success,
+                      "mean_return": returns, "pngs": pngs, "wall_s": wall}))
 
 
 if __name__ == "__main__":

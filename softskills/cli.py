@@ -78,29 +78,46 @@ def _train(cfg: TrainConfig) -> None:
         explicit = {f.name for f in dataclasses.fields(cfg) if getattr(cfg, f.name) != getattr(defaults, f.name)}
         _, meta, _ = load_checkpoint(cfg.out)
         cfg = resume_config(config_from_dict(meta.get("config")), cfg, explicit)
-    trainer = Trainer(cfg)
+    if cfg.stack_on:
+        from softskills.hierarchy import stacked_trainer
+        from softskills.hierarchy.adapter import adapter_from_spec
+
+        spec = (meta.get("run_info") or {}).get("lower_adapter") if cfg.resume else None
+        trainer = stacked_trainer(cfg, adapter_from_spec(spec) if spec else None)
+    else:
+        trainer = Trainer(cfg)
     metrics = trainer.train()
     print(json.dumps({"env": cfg.env, "algo": trainer.cfg.algo, "policy": trainer.cfg.policy, **metrics}))
 
 
 def _eval(args: EvalArgs) -> None:
+    from softskills.hierarchy import run_env_factory
     from softskills.skills.evaluate import evaluate
-    from softskills.skills.factory import default_env_factory
     from softskills.skills.loading import load_run
     from softskills.skills.vec import space_meta
 
     agent, cfg, meta = load_run(args.run_dir, args.device)
-    envs = default_env_factory(cfg)(args.episodes)
+    envs = run_env_factory(cfg, meta.get("run_info"))(args.episodes)  # a stacked run evaluates its whole stack
     if space_meta(envs) != meta["spaces"]:
         raise ValueError(f"{args.run_dir} was trained on spaces {meta['spaces']}, but {cfg.env} now has "
                          f"{space_meta(envs)}")
     try:
-        rets = evaluate(agent, envs, args.seed, args.device, deterministic=not args.stochastic).returns
+        res = evaluate(agent, envs, args.seed, args.device, deterministic=not args.stochastic)
+        rets = res.returns
     finally:
         envs.close()
     print(f"mean return over {args.episodes} episodes x {cfg.skills} skill(s) on {cfg.env}: {rets.mean():.2f}")
     print(json.dumps({"env": cfg.env, "episodes": args.episodes, "mean_return": float(rets.mean()),
-                      "per_skill": rets.mean(1).tolist(), "tasks": cfg.task_kwargs()}))
+                      "per_skill": rets.mean(1).tolist(), "tasks": cfg.task_kwargs(),
+                      "stacked_on": cfg.stack_on or None, **_success(res.final_infos)}))
+
+
+def _success(final_infos: list[list[dict]]) -> dict[str, object]:
+    """``success_rate`` per skill, for envs whose info reports ``success`` (mazes, goals)."""
+    if not all("success" in info for row in final_infos for info in row):
+        return {}
+    rates = [float(sum(bool(i["success"]) for i in row) / len(row)) for row in final_infos]
+    return {"success_rate": float(sum(rates) / len(rates)), "success_rate_per_skill": rates}
 
 
 def _plot(args: PlotArgs) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(args: list[str], cwd: Path) -> dict:
+    """Run a script; return its last stdout line as JSON, with the run's wall time as ``_wall_s``."""
+    start = time.perf_counter()
     proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+    wall = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
-    return json.loads(last)
+    return {**json.loads(last), "_wall_s": wall}
 
 
 def test_flow_policy_example_quick(tmp_path: Path) -> None:
@@ -26,21 +30,49 @@ def test_flow_policy_example_quick(tmp_path: Path) -> None:
     assert (tmp_path / "fp" / "curves.png").exists()
 
 
+SAC_KEYS = {"skills", "policy", "device", "precision", "threads", "updates_per_s", "per_skill_updates_per_s",
+            "rounds", "updates_per_round", "warmup_updates", "optimizer_steps"}
+
+
 def test_sac_update_benchmark_json(tmp_path: Path) -> None:
-    m = run_script([str(ROOT / "benchmarks" / "sac_update.py"), "--skills", "2", "--updates", "10", "--rounds", "1",
-                    "--no-sb3", "--json"], tmp_path)
+    """The benchmark ran the requested updates (the agent's own Adam step count says so) and the
+    time its rate implies for them fits in the process's wall time."""
+    updates, rounds = 20, 2
+    m = run_script([str(ROOT / "benchmarks" / "sac_update.py"), "--skills", "2", "--updates", str(updates),
+                    "--rounds", str(rounds), "--no-sb3", "--json"], tmp_path)
+    assert set(m) >= SAC_KEYS and not any(k.startswith("sb3") for k in m)
     assert m["skills"] == 2 and m["policy"] == "gaussian"
-    assert m["per_skill_updates_per_s"] == pytest.approx(2 * m["updates_per_s"])
+    assert (m["rounds"], m["updates_per_round"]) == (rounds, updates)
+    assert m["optimizer_steps"] == m["warmup_updates"] + rounds * updates
+    # with 2 rounds the median round is their mean: rounds * updates / rate is the timed span
+    assert 0 < rounds * updates / m["updates_per_s"] < m["_wall_s"]
 
 
 def test_sac_update_benchmark_compares_policies(tmp_path: Path) -> None:
+    """With --compare-policy both agents run every round (each one's own step count) and the ratios are reported."""
+    updates, rounds = 5, 2
     m = run_script([str(ROOT / "benchmarks" / "sac_update.py"), "--skills", "2", "--policy", "realnvp",
-                    "--compare-policy", "gaussian", "--updates", "5", "--rounds", "2", "--no-sb3", "--json"], tmp_path)
-    assert m["policy"] == "realnvp" and m["gaussian_per_skill_updates_per_s"] > 0
+                    "--compare-policy", "gaussian", "--updates", str(updates), "--rounds", str(rounds), "--no-sb3",
+                    "--json"], tmp_path)
+    assert set(m) >= SAC_KEYS | {"gaussian_per_skill_updates_per_s", "gaussian_optimizer_steps",
+                                 "time_ratio_realnvp_vs_gaussian", "time_ratio_realnvp_vs_gaussian_paired"}
+    assert m["policy"] == "realnvp"
+    assert m["optimizer_steps"] == m["gaussian_optimizer_steps"] == m["warmup_updates"] + rounds * updates
     assert m["time_ratio_realnvp_vs_gaussian_paired"] > 0
+    timed = rounds * updates * (1 / m["updates_per_s"] + m["skills"] / m["gaussian_per_skill_updates_per_s"])
+    assert 0 < timed < m["_wall_s"]
 
 
 def test_stacking_benchmark_json(tmp_path: Path) -> None:
-    m = run_script([str(ROOT / "benchmarks" / "stacking.py"), "--skills", "2", "--rounds", "1", "--calls", "2",
-                    "--json"], tmp_path)
-    assert m["skills"] == 2 and m["baddbmm_ms"] > 0 and m["vmap_ms"] > 0
+    """Every contender ran the warm-up plus rounds x calls (its own call count), and the time its
+    per-call figure implies for them fits in the process's wall time."""
+    calls, rounds = 10, 2
+    m = run_script([str(ROOT / "benchmarks" / "stacking.py"), "--skills", "2", "--rounds", str(rounds),
+                    "--calls", str(calls), "--json"], tmp_path)
+    contenders = ("baddbmm", "vmap", "flow_flat", "flow_vmap")
+    assert set(m) >= {"skills", "threads", "vmap_over_baddbmm", "flow_vmap_over_flat", "calls_run",
+                      *(f"{c}_ms" for c in contenders)}
+    assert m["skills"] == 2 and (m["rounds"], m["calls_per_round"]) == (rounds, calls)
+    assert m["calls_run"] == {c: m["warmup_calls"] + rounds * calls for c in contenders}
+    timed = sum(rounds * calls * m[f"{c}_ms"] / 1e3 for c in contenders)
+    assert all(m[f"{c}_ms"] > 0 for c in contenders) and timed < m["_wall_s"]

@@ -129,6 +129,12 @@ class RealNVPPolicy(nn.Module):
         self.num_skills, self.obs_dim, self.act_dim = num_skills, obs_dim, act_dim
         self.squash = squash
         st_hidden = (act_dim,) if st_hidden is None else tuple(st_hidden)
+        self.arch: dict[str, object] = {
+            "num_skills": num_skills, "obs_dim": obs_dim, "act_dim": act_dim,
+            "coupling_layers": coupling_layers, "st_hidden": list(st_hidden),
+            "embed_hidden": list(embed_hidden), "squash": squash, "scale_clamp": scale_clamp,
+        }
+        """The constructor arguments (JSON), so a saved layer can be rebuilt without its config."""
         embed_dim = 2 * act_dim
         gens = init_generators(seeds) if seeds is not None else None
         # Construction order (embedding, then couplings in order) fixes each skill's draws.

@@ -36,6 +36,14 @@ class TrainConfig:
     """Base seed; skill k is seeded with ``seed + k``."""
     out: str = "runs/default"
     """Run directory: checkpoint, progress.csv, TensorBoard events."""
+    stack_on: str = ""
+    """Train a new layer in the latent space of this trained Real-NVP run (a latent-space
+    hierarchy; handled by ``softskills.hierarchy`` and the CLI, not by the bare ``Trainer``)."""
+    stack_skill: int = 0
+    """With ``stack_on``: which of the lower run's K skills is the frozen lower layer."""
+    repeat: int = 1
+    """With ``stack_on``: env steps each upper action (a lower latent) is held for (the control
+    interval; the original maze used 3). Rewards are summed over them."""
     skills: int = 1
     """K: independent skills trained together in one batched update."""
     device: str = "cpu"
@@ -99,9 +107,11 @@ class TrainConfig:
         if self.tasks and len(self.tasks) != self.skills:
             raise ValueError(f"tasks has {len(self.tasks)} entries but skills is {self.skills}; "
                              "give one task per skill (or none)")
+        if self.stack_skill < 0:
+            raise ValueError(f"stack_skill must be non-negative, got {self.stack_skill}")
         if self.resume and self.overwrite:
             raise ValueError("resume and overwrite exclude each other: choose one")
-        positive = ("steps", "skills", "num_envs", "batch_size", "buffer_size", "eval_episodes", "log_every",
+        positive = ("steps", "skills", "repeat", "num_envs", "batch_size", "buffer_size", "eval_episodes", "log_every",
                     "checkpoint_every")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -92,6 +92,7 @@ def restore_trainer_state(
     restored = trainer.envs.set_states(meta["env_states"])
     # Where the env could not be restored, keep the fresh episode it was just reset to.
     trainer.obs = np.where(restored[..., None], obs, trainer.obs)
+    trainer.envs.current_obs = trainer.obs.copy()
     trainer.ep_ret = np.where(restored, ep_ret, 0.0)
     trainer.ep_len = np.where(restored, ep_len, 0)
     if not restored.all():

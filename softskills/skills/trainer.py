@@ -72,6 +72,9 @@ class Trainer:
         elif _has_checkpoint(self.run_dir) and not cfg.overwrite:
             raise ValueError(f"{self.run_dir} already holds a checkpoint: pass resume=True (--resume) to "
                              "continue it, overwrite=True (--overwrite) to start afresh, or another out")
+        if cfg.stack_on and env_factory is None:
+            raise ValueError("stack_on needs the latent-action envs of softskills.hierarchy: use "
+                             "softskills.hierarchy.stacked_trainer(cfg) or `softskills train --stack-on`")
         self.cfg = cfg
         self.run_info = dict(run_info or {})
         if cfg.threads:

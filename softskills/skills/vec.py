@@ -119,11 +119,15 @@ class SkillEnvs:
         low, high = self.action_space.low, self.action_space.high
         self.bounded = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
         self._low, self._high = low.astype(np.float64), high.astype(np.float64)
+        self.current_obs = np.zeros((self.num_skills, num_envs, self.obs_dim))
+        """The observation each env would be acted on next (kept by :meth:`reset` and :meth:`step`;
+        a resumed trainer sets it to the restored observations)."""
 
     def reset(self, seeds: np.ndarray) -> np.ndarray:
         """Reset every env, env ``(k, i)`` with ``seeds[k, i]``; returns obs ``(K, N, obs_dim)``."""
-        return np.stack([np.stack([np.asarray(e.reset(seed=int(seeds[k, i]))[0], dtype=np.float64)
-                                   for i, e in enumerate(row)]) for k, row in enumerate(self.envs)])
+        self.current_obs = np.stack([np.stack([np.asarray(e.reset(seed=int(seeds[k, i]))[0], dtype=np.float64)
+                                               for i, e in enumerate(row)]) for k, row in enumerate(self.envs)])
+        return self.current_obs.copy()
 
     def reset_one(self, k: int, i: int) -> np.ndarray:
         """Reset env ``(k, i)`` from its own RNG (a fresh episode); returns its observation."""
@@ -154,6 +158,7 @@ class SkillEnvs:
                 final[k, i] = o
                 rew[k, i], term[k, i], done[k, i], infos[k][i] = r, te, te or tr, info
                 obs[k, i] = self.reset_one(k, i) if (te or tr) else o
+                self.current_obs[k, i] = obs[k, i]
         return StepResult(obs, final, rew, term, done, infos)
 
     def get_states(self) -> list[list[dict[str, Any] | None]]:

@@ -96,12 +96,25 @@ def test_soft_q_target_formula() -> None:
     assert critic_loss(q, target).item() == pytest.approx(0.5 * (0.5 + 2.0))
 
 
-def test_alpha_loss_pushes_temperature_towards_target_entropy() -> None:
-    log_alpha = torch.zeros(1, 1, requires_grad=True)
-    # entropy estimate -log pi = 5 > target -2: alpha should decrease (positive gradient)
-    alpha_loss(log_alpha, torch.full((1, 8), -5.0), target_entropy=-2.0).sum().backward()
-    # d/d log(alpha) [alpha * (-log pi - target)] = alpha * (5 + 2) at alpha = 1
-    assert log_alpha.grad.item() == pytest.approx(7.0)
+def test_alpha_loss_is_alpha_times_entropy_gap() -> None:
+    """J(alpha) = E[alpha * sg(-log pi - H_target)] (thesis eq. 5.20), tested at alpha = 0.2, where it
+    differs from softlearning's log_alpha * (...) form (both agree only at log alpha = 0).
+
+    Two skills, entropy estimate -log pi = 5 above / 1 below the target -2 and 3: alpha must fall
+    for the first (positive gradient) and rise for the second, and no gradient reaches log pi.
+    """
+    alpha = torch.tensor([[0.2], [0.5]])
+    log_alpha = alpha.log().requires_grad_(True)
+    log_pi = torch.tensor([[-5.0, -5.0, -5.0, -5.0], [-1.0, -1.0, -1.0, -1.0]], requires_grad=True)
+    target = torch.tensor([-2.0, 3.0])
+    losses = torch.stack([alpha_loss(log_alpha[i : i + 1], log_pi[i : i + 1], float(target[i])) for i in range(2)])
+    gap = torch.tensor([5.0 + 2.0, 1.0 - 3.0])  # -log pi - target
+    # the value and d/d log(alpha) of alpha * gap are both alpha * gap
+    torch.testing.assert_close(losses.squeeze(-1), alpha.squeeze(-1) * gap)
+    losses.sum().backward()
+    torch.testing.assert_close(log_alpha.grad.squeeze(-1), alpha.squeeze(-1) * gap)  # 1.4 and -1.0, not 7 and -2
+    assert log_alpha.grad[0].item() > 0 > log_alpha.grad[1].item()
+    assert log_pi.grad is None
 
 
 def test_config_rejects_bad_values() -> None:

@@ -1,0 +1,46 @@
+"""The ``softskills/`` Gymnasium ids: registered once, by entry-point strings, on ``import softskills``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import gymnasium
+
+import softskills  # noqa: F401  (registers the ids)
+from softskills._registry import ENV_IDS, register_all
+
+
+def test_every_id_is_registered_with_its_entry_point_and_horizon() -> None:
+    """``import softskills`` registers every id of ENV_IDS as its entry-point string and horizon."""
+    for env_id, (entry_point, max_steps) in ENV_IDS.items():
+        spec = gymnasium.registry[env_id]
+        assert spec.entry_point == entry_point and spec.max_episode_steps == max_steps, env_id
+
+
+def test_second_registration_does_not_warn() -> None:
+    """register_all() again must skip registered ids: Gymnasium only *warns* when an id is
+    overridden, so the missing guard shows up as a warning, which is an error here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        register_all()
+        register_all()
+
+
+def test_second_registration_keeps_the_spec_objects() -> None:
+    """register_all() again leaves every registered EnvSpec in place (no override)."""
+    before = {env_id: gymnasium.registry[env_id] for env_id in ENV_IDS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an override would warn; identity is what is checked here
+        register_all()
+    assert all(gymnasium.registry[env_id] is spec for env_id, spec in before.items())
+
+
+def test_registration_imports_no_environment_module() -> None:
+    """Registration is by strings: ``import softskills`` imports none of softskills.envs (nor MuJoCo)."""
+    code = ("import sys, softskills; "
+            "print(sorted(m for m in sys.modules if m.startswith(('softskills.envs', 'mujoco'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
