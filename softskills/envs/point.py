@@ -294,6 +294,15 @@ class _PointMassEnv(gym.Env[np.ndarray, np.ndarray]):
         self.position = np.array([x, y])
         return sq
 
+    def snapshot(self) -> dict[str, list[float]]:
+        """The simulator state as JSON (position and velocity), for exact resume."""
+        return {"position": self.position.tolist(), "velocity": self.velocity.tolist()}
+
+    def restore(self, state: dict[str, list[float]]) -> None:
+        """Inverse of :meth:`snapshot`."""
+        self.position = np.asarray(state["position"], dtype=np.float64)
+        self.velocity = np.asarray(state["velocity"], dtype=np.float64)
+
     def _velocity_obs(self) -> np.ndarray:
         return self.velocity.astype(np.float32)
 

@@ -194,8 +194,9 @@ def _time_limit(env: gym.Env) -> TimeLimit | None:
 def get_env_state(env: gym.Env) -> dict[str, Any] | None:
     """A JSON-able snapshot of an env's simulator state, RNG and time-limit counter.
 
-    Supported: MuJoCo envs (qpos, qvel, act, time) and envs whose ``unwrapped.state`` is an
-    array (classic control, our point-mass and MultiGoal envs). Returns ``None`` for anything
+    Supported: MuJoCo envs (qpos, qvel, act, time), envs with public ``snapshot()`` /
+    ``restore(state)`` methods (the point-mass envs), and envs whose ``unwrapped.state`` is an
+    array (classic control, MultiGoal). Returns ``None`` for anything
     else (e.g. Box2D); a resumed run then starts a fresh episode in that env.
     """
     u = env.unwrapped
@@ -208,13 +209,12 @@ def get_env_state(env: gym.Env) -> dict[str, Any] | None:
         state["mujoco"] = {
             "qpos": data.qpos.tolist(), "qvel": data.qvel.tolist(), "act": data.act.tolist(), "time": float(data.time)
         }
+    elif callable(getattr(u, "snapshot", None)) and callable(getattr(u, "restore", None)):
+        state["snapshot"] = u.snapshot()
     elif isinstance(getattr(u, "state", None), np.ndarray):
         state["state"] = u.state.tolist()
     else:
         return None
-    extra = getattr(u, "get_extra_state", None)
-    if callable(extra):
-        state["extra"] = extra()
     return state
 
 
@@ -235,10 +235,10 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
             u.data.act[:] = m["act"]
         u.data.time = m["time"]
         mujoco.mj_forward(u.model, u.data)
+    elif "snapshot" in state:
+        u.restore(state["snapshot"])
     else:
         u.state = np.asarray(state["state"], dtype=u.state.dtype)
-    if "extra" in state:
-        u.set_extra_state(state["extra"])
 
 
 def space_meta(space_env: Any) -> dict[str, Any]:

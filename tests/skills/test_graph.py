@@ -46,14 +46,26 @@ def test_graphed_update_has_no_host_sync_and_moves_parameters(skills: int, polic
 
 @cuda
 def test_trainer_on_cuda_with_graph(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The graph's warm-up updates are undone: exactly 300 updates, and a resumed graphed run
+    (which captures again) equals a straight graphed run."""
     pytest.importorskip("gymnasium")
     from softskills.skills.trainer import Trainer
+    from tests.skills.helpers import assert_same, params
 
-    cfg = TrainConfig(env="Pendulum-v1", steps=400, warmup_steps=100, device="cuda", out=str(tmp_path / "r"),
-                      eval_every=0, eval_episodes=1, progress=False, tensorboard=False)
-    t = Trainer(cfg)
+    def cfg(out, steps):  # type: ignore[no-untyped-def]
+        return TrainConfig(env="Pendulum-v1", steps=steps, warmup_steps=100, device="cuda", out=str(out),
+                           eval_every=0, eval_episodes=1, progress=False, tensorboard=False)
+
+    t = Trainer(cfg(tmp_path / "r", 400))
     m = t.train()
-    assert t._graphed is not None and m["updates"] == 300 + t._graphed.warmup_updates
+    assert t._graphed is not None and t._graphed.warmup_updates == 0
+    assert m["updates"] == 300 and int(t.agent.optimizer.state[t.agent.log_alpha]["step"]) == 300
+    first = Trainer(cfg(tmp_path / "a", 250))
+    first.train()
+    resumed = Trainer.resume(tmp_path / "a", steps=400)
+    resumed.train()
+    assert resumed.num_updates == 300
+    assert_same(params(t), params(resumed))
 
 
 @cuda
