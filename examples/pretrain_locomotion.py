@@ -1,0 +1,133 @@
+"""Pretrain (or resume) the Real-NVP locomotion primitive on AntVelocity, probe its directions, ship it.
+
+    python examples/pretrain_locomotion.py --steps 4000000            # train (hours to days on a CPU)
+    python examples/pretrain_locomotion.py --steps 4000000 --resume   # continue it
+    python examples/pretrain_locomotion.py --probe-only --export      # probe the run and ship its weights
+    python examples/pretrain_locomotion.py --quick                    # a smoke run for CI
+
+Settings are the original's 2018 low level (originals.md §1.3): SAC with a Real-NVP policy,
+layer 128, batch 128, tau 1e-2, reward scale 10, embedding (128, 128, 16), s/t units 8,
+10,000 uniform warm-up steps. The probe holds each of 16 fixed latents ``h`` for a 200-step
+episode and plots the xy paths (``OUT/directions.png``): a good primitive spreads over all
+directions. ``--export`` writes the weights and a model card (``card.json``) into
+``softskills/hierarchy/pretrained/ant-velocity/``, which ``softskills.hierarchy.pretrained``
+loads. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from softskills.hierarchy import FrozenLayer, HierarchicalPolicy
+from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
+from softskills.skills.checkpoint import load_checkpoint
+from softskills.skills.config import TrainConfig
+from softskills.skills.logger import read_csv
+from softskills.skills.sac import SACConfig
+from softskills.skills.trainer import Trainer
+
+ENV = "softskills/AntVelocity-v0"
+EXPORT = Path(__file__).resolve().parents[1] / "softskills" / "hierarchy" / "pretrained" / "ant-velocity"
+
+
+def config(args: argparse.Namespace) -> TrainConfig:
+    """The 2018 low-level settings (``--quick``: tiny nets and budget)."""
+    if args.quick:
+        return TrainConfig(env=ENV, policy="realnvp", steps=args.steps, warmup_steps=100, batch_size=32,
+                           sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(32, 32),
+                           flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=0, eval_episodes=1,
+                           progress=False,
+                           tensorboard=False, threads=args.threads, overwrite=not args.resume, resume=args.resume)
+    return TrainConfig(env=ENV, policy="realnvp", steps=args.steps, warmup_steps=10_000, batch_size=128,
+                       sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(128, 128),
+                       flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=100_000, eval_episodes=2,
+                       checkpoint_every=25_000, log_every=5_000, threads=args.threads, resume=args.resume)
+
+
+def plot(paths: list[np.ndarray], stats: dict[str, float], out: Path, title: str) -> None:
+    """The xy paths of the 16 latents, coloured by latent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for i, p in enumerate(paths):
+        ax.plot(p[:, 0] - p[0, 0], p[:, 1] - p[0, 1], lw=1.2, color=plt.cm.hsv(i / len(paths)))
+    ax.plot(0, 0, "k*", ms=10)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{title}\n{stats['sectors_hit']}/8 sectors, spread {stats['circular_spread']:.2f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a few hundred steps with tiny nets, for CI")
+    p.add_argument("--out", default="runs/ant-velocity", help="run directory")
+    p.add_argument("--steps", type=int, default=None, help="total env steps (default 4M; 300 with --quick)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--probe-only", action="store_true", help="skip training; probe (and export) the run in --out")
+    p.add_argument("--export", action="store_true", help="ship the weights and model card into the package")
+    p.add_argument("--export-dir", default=str(EXPORT), help="where --export writes")
+    p.add_argument("--probe-steps", type=int, default=200, help="env steps per probe latent")
+    p.add_argument("--command", default="", help="the training command to record in the model card")
+    p.add_argument("--note", default="", help="a note for the model card (e.g. how the run was resumed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    if args.steps is None:
+        args.steps = 300 if args.quick else 4_000_000
+    if args.quick:
+        args.probe_steps = min(args.probe_steps, 20)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    train_s = 0.0
+    if not args.probe_only:
+        t = time.perf_counter()
+        Trainer(config(args)).train()
+        train_s = time.perf_counter() - t
+    layer = FrozenLayer.from_run(out)
+    latents = fixed_latents(layer.latent_dim, 16, seed=0)
+    paths = latent_rollouts(layer, ENV, latents, steps=args.probe_steps, seed=1000)
+    stats = direction_stats(paths)
+    _, meta, _ = load_checkpoint(out)
+    steps = int(meta["step"])
+    sps_log = read_csv(out).get("charts/SPS")
+    sps = sps_log[-1][1] if sps_log else None
+    png = out / "directions.png"
+    plot(paths, stats, png, f"AntVelocity primitive, {steps:,} steps")
+    result = {"example": "pretrain_locomotion", "quick": args.quick, "steps": steps, "seed": args.seed,
+              "train_wall_s": round(train_s, 1), "train_env_steps_per_s": sps, "probe": stats, "png": str(png)}
+    if args.export:
+        export = Path(args.export_dir)
+        HierarchicalPolicy([layer]).save(export)
+        card = {
+            "name": "ant-velocity", "env": ENV, "steps": steps, "seed": int(meta["config"]["seed"]),
+            "date": datetime.date.today().isoformat(),
+            "command": args.command or "python examples/pretrain_locomotion.py " + " ".join(sys.argv[1:]),
+            "note": args.note, "config": meta["config"], "train_env_steps_per_s": sps,
+            "probe": {"latents": "fixed_latents(8, 16, seed=0)", "steps": args.probe_steps, **stats},
+            "obs_dim": layer.policy.obs_dim, "latent_dim": layer.latent_dim,
+            "state_sha256": hashlib.sha256((export / "checkpoint" / "state.safetensors").read_bytes()).hexdigest(),
+        }
+        (export / "card.json").write_text(json.dumps(card, indent=1))
+        result["exported"] = str(export)
+    print(f"{steps:,} steps; probe: {stats['sectors_hit']}/8 sectors, spread {stats['circular_spread']:.2f}, "
+          f"mean distance {stats['mean_distance']:.2f} m over {args.probe_steps} steps")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Pretrained primitives shipped with the package, each with a model card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from softskills.hierarchy.layer import FrozenLayer
+from softskills.hierarchy.policy import HierarchicalPolicy
+
+__all__ = ["PRETRAINED", "pretrained", "pretrained_card", "pretrained_dir"]
+
+PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0"}
+"""Shipped primitives: name -> the env they were trained on."""
+
+
+def pretrained_dir(name: str) -> Path:
+    """Where a shipped primitive lives (``checkpoint/`` and ``card.json``)."""
+    if name not in PRETRAINED:
+        raise ValueError(f"no pretrained primitive {name!r}; available: {sorted(PRETRAINED)}")
+    path = Path(str(resources.files("softskills.hierarchy") / "pretrained" / name))
+    if not (path / "card.json").exists():
+        raise FileNotFoundError(f"the pretrained primitive {name!r} is not in this installation ({path})")
+    return path
+
+
+def pretrained_card(name: str) -> dict[str, Any]:
+    """The model card of a shipped primitive (command, steps, seed, date, speed, direction spread, spaces, hash)."""
+    return json.loads((pretrained_dir(name) / "card.json").read_text())
+
+
+def pretrained(name: str) -> FrozenLayer:
+    """A shipped primitive as a frozen layer, e.g. ``pretrained("ant-velocity")``.
+
+    The weights are verified against their checkpoint hashes and against the model card's
+    SHA-256 of ``state.safetensors``.
+    """
+    path = pretrained_dir(name)
+    card = pretrained_card(name)
+    digest = hashlib.sha256((path / "checkpoint" / "state.safetensors").read_bytes()).hexdigest()
+    if digest != card.get("state_sha256"):
+        raise ValueError(f"the weights of {name!r} do not match its model card (sha256 {digest})")
+    layer = HierarchicalPolicy.load(path).layers[0]
+    layer.source = f"pretrained:{name}"
+    return layer
