@@ -1,0 +1,30 @@
+"""examples/pretrain_locomotion.py --quick trains, probes 16 latents, exports a loadable primitive."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from softskills.hierarchy import HierarchicalPolicy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pretrain_locomotion_quick_exports_a_primitive(tmp_path: Path) -> None:
+    out, export = tmp_path / "ant", tmp_path / "export"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_locomotion.py"), "--quick", "--out",
+                           str(out), "--export", "--export-dir", str(export)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert m["example"] == "pretrain_locomotion" and m["steps"] == 300
+    assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"
+    card = json.loads((export / "card.json").read_text())
+    assert card["steps"] == 300 and card["probe"]["sectors_hit"] == m["probe"]["sectors_hit"]
+    digest = hashlib.sha256((export / "checkpoint" / "state.safetensors").read_bytes()).hexdigest()
+    assert card["state_sha256"] == digest
+    layer = HierarchicalPolicy.load(export).layers[0]
+    assert (layer.policy.obs_dim, layer.latent_dim) == (card["obs_dim"], card["latent_dim"]) == (105, 8)
