@@ -149,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``softskills`` console script."""
     from softskills.skills.checkpoint import CheckpointError
 
-    cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs, "plot-multigoal": PlotMultiGoalArgs}
+    from softskills.compose.runs import BoundsArgs, ComposeArgs, run_bounds, run_compose
+
+    cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs, "plot-multigoal": PlotMultiGoalArgs,
+            "compose": ComposeArgs, "bounds": BoundsArgs}
     try:
         args = tyro.extras.subcommand_cli_from_dict(
             cmds, args=argv, prog="softskills",
@@ -161,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
             _eval(args)
         elif isinstance(args, PlotMultiGoalArgs):
             _plot_multigoal(args)
+        elif isinstance(args, ComposeArgs):
+            print(json.dumps(run_compose(args)))
+        elif isinstance(args, BoundsArgs):
+            print(json.dumps(run_bounds(args)))
         else:
             _plot(args)
     except (ValueError, CheckpointError, FloatingPointError, FileNotFoundError) as e:

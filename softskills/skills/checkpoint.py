@@ -5,8 +5,8 @@ Layout of ``RUN_DIR/<name>/`` (``name`` is ``checkpoint`` unless a caller picks 
 - ``state.safetensors``: the caller's tensors (the trainer stores agent parameters ``agent/...``,
   optimizer moments ``optim/<i>/<name>``, RNG states ``rng/...`` and ``trainer/...`` tensors);
 - ``buffer.safetensors`` (optional): the replay buffer;
-- ``meta.json``: the caller's JSON meta plus ``format_version``, ``softskills_version`` and
-  ``files`` (the SHA-256 of each safetensors file), written with sorted keys;
+- ``meta.json``: ``format_version``, ``softskills_version``, the caller's JSON meta, and ``files``
+  (the SHA-256 of each safetensors file);
 - ``manifest.sha256``: one ``sha256sum`` line, ``<hex>  meta.json``, the SHA-256 of meta.json's bytes.
 
 The manifest seals meta.json and meta.json seals the tensor files, so any edited, flipped or
@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor
@@ -143,10 +142,10 @@ def _serialize(tensors: dict[str, Tensor], what: str) -> bytes:
 def _meta_bytes(meta: dict[str, Any], hashes: dict[str, str]) -> bytes:
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
         raise TypeError("meta must be a dict with str keys")
-    full = {**meta, "format_version": FORMAT_VERSION, "softskills_version": softskills.__version__,
-            "files": hashes}
+    full = {"format_version": FORMAT_VERSION, "softskills_version": softskills.__version__,
+            **{k: v for k, v in meta.items() if k not in _RESERVED}, "files": hashes}
     try:
-        text = json.dumps(full, sort_keys=True, indent=1)
+        text = json.dumps(full, indent=1)
     except (TypeError, ValueError, RecursionError) as e:
         raise TypeError(f"meta is not JSON-able: {e}") from e
     return (text + "\n").encode()
@@ -164,10 +163,10 @@ def _discard(path: Path, run_dir: Path, name: str) -> None:
 
 def _is_verified(path: Path) -> bool:
     try:
-        pass
+        _verify(path)
     except CheckpointError:
         return False
-    return path.exists()
+    return True
 
 
 def _swap_in(tmp: Path, run_dir: Path, name: str) -> None:
@@ -310,9 +309,10 @@ def _verify(d: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     if manifest != _manifest(meta_bytes):
         if not _MANIFEST_LINE.fullmatch(manifest):
             raise CheckpointError(f"{d / MANIFEST} is malformed (expected one line '<sha256 hex>  {META}')")
+        what = " is not valid JSON and" if meta is _INVALID else ""
         raise CheckpointError(
-            f"{d / META} does not match the SHA-256 recorded in {d / MANIFEST}: one of them is corrupt "
-            "or tampered with"
+            f"{d / META}{what} does not match the SHA-256 recorded in {d / MANIFEST}: one of them is "
+            "corrupt or tampered with"
         )
     if meta is _INVALID:
         raise CheckpointError(f"{d / META} is not valid UTF-8 JSON")
@@ -338,7 +338,7 @@ def _load_dir(
     for f, data in blobs.items():
         try:
             loaded[f] = load_safetensors(data)
-        except (SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as e:
+        except Exception as e:  # noqa: BLE001 - untrusted bytes: the parser fails in several types
             raise CheckpointError(f"checkpoint file {d / f} is not a valid safetensors file: {e}") from e
     return loaded[STATE], meta, loaded.get(BUFFER)
 

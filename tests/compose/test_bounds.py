@@ -1,0 +1,235 @@
+"""Fitted-iteration bounds against the exact tabular ones, and the divergence-term estimators."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from softskills.compose import tabular as T
+from softskills.compose.bounds import (
+    FitConfig,
+    GaussianGap,
+    MonteCarloGap,
+    SoftValueGap,
+    bound_statistics,
+    enumerated_actions,
+    fit_bounds,
+    make_estimator,
+)
+from softskills.compose.composed import ComposedQ
+from softskills.compose.renyi import renyi_half_gaussian
+from softskills.compose.union import UnionBuffer
+from softskills.flows.gaussian import GaussianPolicy
+from softskills.flows.realnvp import RealNVPPolicy
+from softskills.skills.agent import SACAgent
+from softskills.skills.critic import TwinQ
+from softskills.skills.sac import SACConfig
+from softskills.skills.sql import SQLConfig
+from softskills.skills.sql_agent import SQLAgent
+from softskills.skills.sql_sampler import SVGDSampler
+
+torch.set_num_threads(1)
+
+
+def table_critic(q: np.ndarray) -> TwinQ:
+    """A TwinQ that is exactly the table ``q[s, a]`` on one-hot ``[s | a]`` inputs (both twins).
+
+    Hidden unit ``(s, a)`` is ``relu(x_s + x_a - 1)``: 1 at that pair, 0 elsewhere; the output
+    layer reads ``q[s, a]`` off it.
+    """
+    S, A = q.shape
+    c = TwinQ(1, S, A, hidden=(S * A,))
+    w0, b0 = torch.zeros(2, S + A, S * A), torch.full((2, 1, S * A), -1.0)
+    for s in range(S):
+        for a in range(A):
+            w0[:, s, s * A + a] = 1.0
+            w0[:, S + a, s * A + a] = 1.0
+    w1 = torch.tensor(q, dtype=torch.float32).reshape(1, S * A, 1).repeat(2, 1, 1)
+    with torch.no_grad():
+        first, last = c.net.layers
+        first.weight.copy_(w0)
+        first.bias.copy_(b0)
+        last.weight.copy_(w1)
+        last.bias.zero_()
+    return c
+
+
+class FiniteMDP:
+    """A random MDP whose rows of P are multiples of 1/N, so N transitions per (s, a) hold P exactly.
+
+    State ``Z = S`` is absorbing with zero rewards (so ``pi1 = pi2`` and every bound is 0 there).
+    The buffer records a transition into Z as ``terminated = 1`` with a *different*, non-absorbing
+    next observation (state 0), so only a correct ``(1 - terminated)`` reproduces the tabular answer.
+    """
+
+    def __init__(self, seed: int, S: int = 5, A: int = 3, N: int = 8, gamma: float = 0.6, alpha: float = 0.7) -> None:
+        rng = np.random.default_rng(seed)
+        self.S, self.A, self.gamma, self.alpha = S, A, gamma, alpha
+        counts = np.zeros((S + 1, A, S + 1), dtype=int)
+        for s in range(S):
+            for a in range(A):
+                counts[s, a] = rng.multinomial(N, rng.dirichlet(np.ones(S + 1)))
+        counts[S, :, S] = N
+        self.counts = counts
+        self.P = counts / N
+        r1, r2 = 2.0 * rng.normal(size=(S + 1, A)), 2.0 * rng.normal(size=(S + 1, A))
+        r1[S] = r2[S] = 0.0
+        self.Q1 = T.soft_q_iteration(self.P, r1, gamma, alpha)
+        self.Q2 = T.soft_q_iteration(self.P, r2, gamma, alpha)
+        self.exact = T.composition_bounds(self.P, self.Q1, self.Q2, gamma, alpha)
+        assert counts[:S, :, S].sum() > 0  # the terminal path is exercised
+
+    def buffer(self) -> UnionBuffer:
+        eye_s, eye_a = torch.eye(self.S + 1), torch.eye(self.A)
+        rows: dict[str, list[Tensor]] = {"obs": [], "act": [], "next_obs": [], "terminated": []}
+        for s in range(self.S):
+            for a in range(self.A):
+                for t in range(self.S + 1):
+                    for _ in range(self.counts[s, a, t]):
+                        rows["obs"].append(eye_s[s])
+                        rows["act"].append(eye_a[a])
+                        rows["next_obs"].append(eye_s[0] if t == self.S else eye_s[t])
+                        rows["terminated"].append(torch.tensor(float(t == self.S)))
+        part = {k: torch.stack(v) for k, v in rows.items()}
+        part["rew"] = torch.zeros(len(rows["obs"]))
+        half = len(rows["obs"]) // 2  # two 'constituent' buffers, as in a composition
+        return UnionBuffer([{k: v[:half] for k, v in part.items()}, {k: v[half:] for k, v in part.items()}])
+
+    def pairs(self) -> tuple[Tensor, Tensor]:
+        """One-hot ``(s, a)`` for every non-absorbing pair, ``s``-major."""
+        eye_s, eye_a = torch.eye(self.S + 1), torch.eye(self.A)
+        return eye_s[: self.S].repeat_interleave(self.A, 0), eye_a.repeat(self.S, 1)
+
+
+def test_fitted_bounds_match_the_tabular_ones() -> None:
+    """The key check: C*, D*, D_exact by fitted iteration equal tabular.py's on a one-hot MDP."""
+    mdp = FiniteMDP(seed=0)
+    # The original's sum (1, 1) at 2 alpha: its normalised form is the theorems' mean at alpha.
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], weights=(1.0, 1.0), alpha=2 * mdp.alpha)
+    qn = q.normalised()
+    est = SoftValueGap(qn.weights, qn.alpha)
+    cands = enumerated_actions(torch.eye(mdp.A))
+    buffer = mdp.buffer()
+    cfg = FitConfig(iterations=20, steps_per_iteration=100, batch_size=len(buffer), lr=3e-3, hidden=(64, 64))
+    fitted = fit_bounds(q, buffer, est, mdp.gamma, cfg, cands)
+    obs, act = mdp.pairs()
+    got = fitted(obs, act)
+    scale = max(float(np.abs(getattr(mdp.exact, k)).max()) for k in ("c_star", "d_star", "d_exact"))
+    assert scale > 0.2  # the bounds are far from zero, so the comparison has teeth
+    for name in ("c_star", "d_star", "d_exact"):
+        exact = getattr(mdp.exact, name)[: mdp.S].reshape(-1)
+        np.testing.assert_allclose(got[name].numpy(), exact, atol=2e-3, err_msg=name)
+    assert fitted.gradient_steps == 2000 and len(fitted.changes) == 20 and fitted.changes[-1] < 1e-3
+    assert fitted.weights == pytest.approx((0.5, 0.5)) and fitted.alpha == pytest.approx(mdp.alpha)
+
+    # Per-transition statistics over the buffer equal the exact values weighted by the visit counts.
+    stats = bound_statistics(fitted, q, buffer, est, cands)
+    assert stats["num_transitions"] == len(buffer)
+    counts = mdp.counts[: mdp.S].sum(-1).reshape(-1).astype(float)
+    states = np.repeat(np.arange(mdp.S), mdp.A)
+
+    def mean(x: np.ndarray) -> float:
+        return float((counts * x).sum() / counts.sum())
+
+    ex = {k: getattr(mdp.exact, k)[: mdp.S].reshape(-1) for k in ("c_star", "d_star", "d_exact")}
+    ex["regret_lower"] = mdp.exact.regret_lower[: mdp.S].reshape(-1)
+    ex["regret_upper"] = mdp.exact.regret_upper[: mdp.S].reshape(-1)
+    ex["renyi_half"] = mdp.exact.renyi[states]
+    ex["gap"] = 0.5 * mdp.alpha * mdp.exact.renyi[states]
+    ex["q_sigma"] = mdp.exact.q_sigma[: mdp.S].reshape(-1)
+    for k, v in ex.items():
+        assert stats[k]["mean"] == pytest.approx(mean(v), abs=2e-3), k
+        assert stats[k]["max"] == pytest.approx(float(v.max()), abs=2e-3), k
+    # max(0, D_exact - C*) is 0 here, and always: C* >= D_exact by induction (max >= expectation).
+    assert stats["regret_lower"]["max"] == pytest.approx(0.0, abs=2e-3)
+
+
+def test_soft_value_gap_is_exact_on_finite_actions_for_any_weights() -> None:
+    mdp = FiniteMDP(seed=1)
+    w, alpha = (0.3, 0.7), 0.4
+    est = SoftValueGap(w, alpha)
+    q_i = torch.tensor(np.stack([mdp.Q1, mdp.Q2]), dtype=torch.float64)  # (n, N = states, M = actions)
+    cand = torch.eye(mdp.A, dtype=torch.float64).expand(mdp.S + 1, mdp.A, mdp.A)
+    v1, v2 = T.soft_value(mdp.Q1, alpha), T.soft_value(mdp.Q2, alpha)
+    v_sigma = T.soft_value(w[0] * mdp.Q1 + w[1] * mdp.Q2, alpha)
+    np.testing.assert_allclose(est.gap(None, cand, q_i).numpy(), w[0] * v1 + w[1] * v2 - v_sigma, atol=1e-10)
+    d = T.renyi_half(T.boltzmann(mdp.Q1, alpha), T.boltzmann(mdp.Q2, alpha))
+    np.testing.assert_allclose(est.renyi_half(None, cand, q_i).numpy(), d, atol=1e-10)
+    assert bool((est.gap(None, cand, q_i) >= -1e-12).all())
+    assert SoftValueGap((0.2, 0.3, 0.5), alpha).renyi_half(None, cand, q_i.repeat(2, 1, 1)[:3]) is None
+
+
+def gaussian_pair(seed: int = 0) -> tuple[GaussianPolicy, Tensor]:
+    torch.manual_seed(seed)
+    p = GaussianPolicy(2, 3, 2, hidden=(16,), seeds=[seed, seed + 1])
+    return p, torch.randn(6, 3)
+
+
+def test_gaussian_gap_closed_form() -> None:
+    p, obs = gaussian_pair()
+    alpha = 0.8
+    est = GaussianGap([p, p], [0, 1], (0.5, 0.5), alpha)
+    mu, log_std = p._mean_log_std(obs.expand(2, *obs.shape))
+    d = renyi_half_gaussian(mu[0], log_std[0].exp(), mu[1], log_std[1].exp())
+    torch.testing.assert_close(est.gap(obs, None, None), 0.5 * alpha * d)
+    torch.testing.assert_close(est.renyi_half(obs, None, None), d)
+    # Identical policies have no gap, whatever the weights.
+    same = GaussianGap([p, p], [1, 1], (0.2, 0.8), alpha)
+    torch.testing.assert_close(same.gap(obs, None, None), torch.zeros(6), atol=1e-6, rtol=0)
+
+
+def test_monte_carlo_gap_matches_the_closed_form_for_unequal_weights() -> None:
+    p, obs = gaussian_pair(seed=3)
+    w, alpha = (0.3, 0.7), 1.3
+    exact = GaussianGap([p, p], [0, 1], w, alpha).gap(obs, None, None)
+    mc = MonteCarloGap([p, p], [0, 1], w, alpha, samples=20_000, seed=0)
+    est = mc.gap(obs, None, None)
+    assert bool((exact > 0.02).all())
+    torch.testing.assert_close(est, exact, atol=1e-3, rtol=0.05)
+    # Equal weights: (alpha/2) D_1/2, and its D_1/2 agrees with the closed form.
+    d_exact = GaussianGap([p, p], [0, 1], (0.5, 0.5), alpha).renyi_half(obs, None, None)
+    d_mc = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), alpha, samples=20_000).renyi_half(obs, None, None)
+    torch.testing.assert_close(d_mc, d_exact, atol=1e-3, rtol=0.05)
+
+
+def sac_agent(policy: str = "gaussian", k: int = 1) -> SACAgent:
+    pol = (GaussianPolicy(k, 3, 2, hidden=(8,)) if policy == "gaussian"
+           else RealNVPPolicy(k, 3, 2, embed_hidden=(8,)))
+    return SACAgent(pol, TwinQ(k, 3, 2, hidden=(8,)), SACConfig())
+
+
+def test_make_estimator_picks_by_constituent_type() -> None:
+    g, r = sac_agent(), sac_agent("realnvp")
+    sql = SQLAgent(SVGDSampler(1, 3, 2, hidden=(8,)), TwinQ(1, 3, 2, hidden=(8,)), SQLConfig())
+    w = (0.5, 0.5)
+    assert make_estimator("auto", w, 1.0, [g, g], temperatures=[1.0, 1.0])[0].name == "gaussian"
+    assert make_estimator("auto", w, 1.0, [g, r], temperatures=[1.0, 1.0])[0].name == "mc"
+    assert make_estimator("auto", w, 1.0, [g, sql], temperatures=[1.0, 1.0])[0].name == "soft_values"
+    est, why = make_estimator("auto", w, 0.5, [g, g], temperatures=[1.0, 1.0])
+    assert est.name == "soft_values" and "differ" in why  # the policies target another temperature
+    assert make_estimator("soft_values", w, 1.0, [g, g])[0].name == "soft_values"
+    with pytest.raises(ValueError, match="Gaussian"):
+        make_estimator("gaussian", w, 1.0, [g, r])
+    with pytest.raises(ValueError, match="unknown estimator"):
+        make_estimator("kde", w, 1.0, [g, g])
+    with pytest.raises(ValueError, match="sum to one"):
+        SoftValueGap((1.0, 1.0), 1.0)
+
+
+def test_fit_bounds_refuses_inconsistent_settings() -> None:
+    mdp = FiniteMDP(seed=2, S=2, A=2)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], (1.0, 1.0), 1.0)
+    buffer = mdp.buffer()
+    with pytest.raises(ValueError, match="normalised composition"):
+        fit_bounds(q, buffer, SoftValueGap((0.5, 0.5), 1.0), 0.5)  # the normalised alpha is 0.5, not 1
+    with pytest.raises(ValueError, match="gamma"):
+        fit_bounds(q, buffer, SoftValueGap((0.5, 0.5), 0.5), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        FitConfig(iterations=0)
+    assert math.isfinite(fit_bounds(q, buffer, SoftValueGap((0.5, 0.5), 0.5), 0.5,
+                                    FitConfig(iterations=1, steps_per_iteration=1, batch_size=4, hidden=(4,),
+                                              action_samples=3)).changes[0])
