@@ -11,13 +11,13 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
 from softskills.skills.config import TrainConfig
 
-__all__ = ["EvalArgs", "PlotArgs", "PlotMultiGoalArgs", "main"]
+__all__ = ["EvalArgs", "LibraryArgs", "PlotArgs", "PlotMultiGoalArgs", "main"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,65 @@ class PlotMultiGoalArgs:
     """Which of the run's K skills to draw."""
     device: str = "cpu"
     """Torch device."""
+
+
+@dataclass(frozen=True)
+class LibraryArgs:
+    """Inspect and edit a skill library: ``ls``, ``show NAME``, ``graph``, ``rm NAME``, ``add NAME RUN_DIR``."""
+
+    action: Annotated[Literal["ls", "show", "graph", "rm", "add"], tyro.conf.Positional]
+    """What to do."""
+    name: Annotated[str, tyro.conf.Positional] = ""
+    """The skill (``show``, ``rm``, ``add``)."""
+    run_dir: Annotated[str, tyro.conf.Positional] = ""
+    """``add``: the trained run directory to copy into the library."""
+    library: str = "./skills"
+    """The library directory."""
+    env: str = ""
+    """``ls``: only skills of this env id."""
+    kind: str = ""
+    """``ls``: only this kind (primitive, stacked, composed)."""
+    tag: str = ""
+    """``ls``: only skills with this tag; ``add``: unused (see ``tags``)."""
+    tags: tuple[str, ...] = ()
+    """``add``: tags of the new skill."""
+    keep_buffer: bool = False
+    """``add``: keep the run's replay buffer (needed to compose the skill later)."""
+    out: str = ""
+    """``graph``: output PNG (default: LIBRARY/lineage.png)."""
+    force: bool = False
+    """``rm``: also remove every skill built on it."""
+
+
+def _library(args: LibraryArgs) -> None:
+    from softskills.library import SkillLibrary, render_graph
+
+    if args.action in ("show", "rm", "add") and not args.name:
+        raise ValueError(f"softskills library {args.action} needs a skill NAME")
+    lib = SkillLibrary(args.library, create=args.action == "add")
+    if args.action == "ls":
+        names = lib.find(env=args.env or None, kind=args.kind or None, tag=args.tag or None)
+        for n in names:
+            r = lib.get(n).to_json()
+            print(f"{n:24s} {r.get('kind', ''):10s} {r.get('env', '')}")
+        print(json.dumps({"library": args.library, "skills": names}))
+    elif args.action == "show":
+        print(json.dumps({"skill": lib.get(args.name).to_json(), "dependents": lib.dependents(args.name),
+                          "lineage": [[a, b, d] for a, b, d in lib.lineage(args.name).edges(data=True)]},
+                         default=str))
+    elif args.action == "graph":
+        out = render_graph(lib, args.out or str(Path(args.library) / "lineage.png"))
+        print(json.dumps({"png": str(out)}))
+    elif args.action == "rm":
+        print(json.dumps({"removed": lib.remove(args.name, force=args.force)}))
+    else:
+        if not args.run_dir:
+            raise ValueError("softskills library add needs NAME and RUN_DIR")
+        import shlex
+
+        rec = lib.add(args.name, args.run_dir, tags=args.tags, keep_buffer=args.keep_buffer,
+                      command=shlex.join(sys.argv))
+        print(json.dumps({"added": rec.to_json()}, default=str))
 
 
 def _train(cfg: TrainConfig) -> None:
@@ -147,12 +206,13 @@ def _plot_multigoal(args: PlotMultiGoalArgs) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``softskills`` console script."""
+    from softskills.library import LibraryError
     from softskills.skills.checkpoint import CheckpointError
 
     from softskills.compose.runs import BoundsArgs, ComposeArgs, run_bounds, run_compose
 
     cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs, "plot-multigoal": PlotMultiGoalArgs,
-            "compose": ComposeArgs, "bounds": BoundsArgs}
+            "compose": ComposeArgs, "bounds": BoundsArgs, "library": LibraryArgs}
     try:
         args = tyro.extras.subcommand_cli_from_dict(
             cmds, args=argv, prog="softskills",
@@ -168,9 +228,11 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(run_compose(args)))
         elif isinstance(args, BoundsArgs):
             print(json.dumps(run_bounds(args)))
+        elif isinstance(args, LibraryArgs):
+            _library(args)
         else:
             _plot(args)
-    except (ValueError, CheckpointError, FloatingPointError, FileNotFoundError) as e:
+    except (ValueError, CheckpointError, FloatingPointError, FileNotFoundError, LibraryError) as e:
         print(f"softskills: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
 

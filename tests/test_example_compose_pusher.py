@@ -1,0 +1,160 @@
+"""examples/compose_pusher.py --quick: every stage of Table 6.1 runs, and its numbers are those of the saved runs.
+
+The SQL run and then a SAC run write into one OUT (the table gains a column). For each, the JSON
+line's env-step counts are checked against the checkpoints themselves, the composed runs against
+their own meta (0 env steps, the asked gradient steps, the merged goal), and every reported
+distance against a re-evaluation of the saved run directory with the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from softskills.skills.evaluate import evaluate
+from softskills.skills.factory import default_env_factory
+from softskills.skills.loading import load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "examples" / "compose_pusher.py"
+QUICK_STEPS, QUICK_EXTRACT, QUICK_EPISODES = 300, 50, 20  # the example's --quick budget
+CONSTITUENT_GOALS = [[-1, None], [0, None], [1, None], [None, -1]]
+MERGES = {"bottom-left": (0, [-1, -1]), "bottom-middle": (1, [0, -1]), "bottom-right": (2, [1, -1])}
+ROWS = ["push left", "push middle", "push right", "push bottom", "push bottom-left", "merge bottom-left",
+        "push bottom-middle", "merge bottom-middle", "push bottom-right", "merge bottom-right"]
+KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract_seed", "eval_seed", "episodes",
+        "steps", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
+        "table", "wall_s"}
+
+
+@pytest.fixture
+def one_thread():  # type: ignore[no-untyped-def]
+    """The example evaluates with one torch thread; re-evaluate with the same, then restore."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("compose_pusher") / "out"
+
+
+def run_example(out: Path, *extra: str) -> tuple[dict, list[str]]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), *extra], cwd=out.parent,
+                          capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    print(f"compose_pusher --quick {' '.join(extra)}: {elapsed:.0f} s")
+    return json.loads(lines[-1]), lines[:-1]
+
+
+def reevaluate(run_dir: str, episodes: int, seed: int) -> np.ndarray:
+    """Final goal distances ``(K, episodes)`` of a saved run, evaluated here from its checkpoint."""
+    agent, cfg, _ = load_run(run_dir)
+    envs = default_env_factory(cfg)(episodes)
+    try:
+        res = evaluate(agent, envs, seed)
+    finally:
+        envs.close()
+    return np.array([[info["goal_distance"] for info in row] for row in res.final_infos])
+
+
+def goals(cfg) -> list[list[float | None]]:  # type: ignore[no-untyped-def]
+    return [[None if c is None else float(c) for c in kw["goal"]] for kw in cfg.task_kwargs()]
+
+
+def assert_same(reported: dict, dist: np.ndarray, what: str) -> None:
+    assert reported["episodes"] == dist.size >= 20, what
+    assert reported["mean"] == pytest.approx(float(dist.mean()), abs=1e-9), what
+    assert reported["std"] == pytest.approx(float(dist.std()), abs=1e-9), what
+
+
+def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -> None:
+    assert set(m) >= KEYS
+    assert (m["example"], m["env"], m["variant"], m["algo"], m["quick"]) == (
+        "compose_pusher", "softskills/Pusher-v0", variant, algo, True)
+    assert (m["steps"], m["direct_steps"], m["extract_steps"]) == (QUICK_STEPS, 2 * QUICK_STEPS, QUICK_EXTRACT)
+    assert m["episodes"] == QUICK_EPISODES >= 20
+    seed, episodes = m["eval_seed"], m["episodes"]
+
+    # constituents: K = 4 in one run, per-skill tasks, the asked env steps (read from the checkpoint)
+    _, cfg, meta = load_run(m["constituents"]["run_dir"])
+    assert cfg.skills == 4 and cfg.algo == algo and goals(cfg) == [
+        [None if c is None else float(c) for c in g] for g in CONSTITUENT_GOALS]
+    assert meta["step"] == m["constituents"]["env_steps_per_skill"] == m["steps"] and meta["buffer"]
+    dist = reevaluate(m["constituents"]["run_dir"], episodes, seed)
+    for k, row in enumerate(ROWS[:4]):
+        assert_same(m["rows"][row], dist[k], row)
+
+    # direct tasks: K = 3, with 2x the constituent env steps per skill
+    _, dcfg, dmeta = load_run(m["direct"]["run_dir"])
+    assert dcfg.skills == 3 and dcfg.algo == algo and goals(dcfg) == [[float(c) for c in g] for _, g in MERGES.values()]
+    assert dmeta["step"] == m["direct"]["env_steps_per_skill"] == 2 * m["steps"]
+    ddist = reevaluate(m["direct"]["run_dir"], episodes, seed)
+    for k, name in enumerate(MERGES):
+        assert_same(m["rows"][f"push {name}"], ddist[k], f"push {name}")
+
+    # merges: composed offline (0 env steps) from skills (k, 3), on the merged goal; distances reproduce
+    assert set(m["merges"]) == set(MERGES)
+    for name, (k, goal) in MERGES.items():
+        r = m["merges"][name]
+        _, ccfg, cmeta = load_run(r["run_dir"])
+        info = cmeta["run_info"]
+        assert r["env_steps"] == info["env_steps"] == 0, name
+        assert r["gradient_steps"] == info["gradient_steps"] == cmeta["num_updates"] == m["extract_steps"], name
+        assert info["skills"] == r["skills"] == [k, 3] and info["composed_from"] == [m["constituents"]["run_dir"]] * 2
+        assert info["method"] == ("svgd" if algo == "sql" else "sac")
+        assert ccfg.skills == 1 and goals(ccfg) == [[float(c) for c in goal]], name
+        assert r["argv"][:2] == ["softskills", "compose"]
+        cdist = reevaluate(r["run_dir"], episodes, seed)
+        assert_same(r["final_distance"], cdist[0], name)
+        assert m["rows"][f"merge {name}"] == r["final_distance"]
+        b = r["bounds"]
+        assert b["env_steps"] == 0 and b["fit_gradient_steps"] > 0, name
+        assert all(np.isfinite(b[key]) for key in ("renyi_half", "c_star", "d_star", "d_exact", "regret_upper"))
+        assert (out / variant / f"bounds-{name}.json").exists()
+        assert any(line.startswith(f"[{variant}] merge {name}") and "0 env steps" in line for line in log)
+    assert m["fit_config"]["iterations"] >= 1 and m["fit_config"]["steps_per_iteration"] >= 1
+
+    png = Path(m["png"])
+    assert png == out / variant / "final_positions.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+    table = Path(m["table"])
+    assert table == out / "table.md"
+    lines = table.read_text().splitlines()
+    for row in ROWS:
+        hits = [line for line in lines if line.startswith(f"| {row} |")]
+        assert len(hits) == 1, row
+        want = m["rows"][row]
+        assert f"{want['mean']:.2f} ± {want['std']:.2f}" in hits[0], row
+    assert any("Fig. 6.2" in line for line in lines)
+
+
+def test_compose_pusher_quick_sql(out_dir: Path, one_thread: None) -> None:
+    m, log = run_example(out_dir)
+    check_variant(m, log, out_dir, "sql", "sql")
+    text = (out_dir / "table.md").read_text()
+    assert "| merge bottom-left |" in text and "0.11 ± 0.05" in text  # the thesis' SQL merge numbers are quoted
+    assert "ours (SQL), 300 steps, quick" in text and "ours (SAC), not run" in text
+
+
+def test_compose_pusher_quick_sac_adds_a_column(out_dir: Path, one_thread: None) -> None:
+    """SAC-Gaussian into the same OUT: its own checks, and the table now has both columns."""
+    m, log = run_example(out_dir, "--algo", "sac", "--policy", "gaussian")
+    check_variant(m, log, out_dir, "sac-gaussian", "sac")
+    text = (out_dir / "table.md").read_text()
+    assert "ours (SAC, gaussian), 300 steps, quick" in text
+    if (out_dir / "sql" / "results.json").exists():  # after the SQL test
+        assert "ours (SQL), 300 steps, quick" in text
