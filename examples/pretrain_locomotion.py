@@ -10,7 +10,7 @@ layer 128, batch 128, tau 1e-2, reward scale 10, embedding (128, 128, 16), s/t u
 10,000 uniform warm-up steps. The probe holds each of 16 fixed latents ``h`` for a 200-step
 episode and plots the xy paths (``OUT/directions.png``): a good primitive spreads over all
 directions. ``--export`` writes the weights and a model card (``card.json``) into
-``softskills/hierarchy/pretrained/ant-velocity/``, which ``softskills.hierarchy.pretrained``
+``softskills/hierarchy/weights/ant-velocity/``, which ``softskills.hierarchy.pretrained``
 loads. Ends with one JSON line.
 """
 
@@ -36,7 +36,7 @@ from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import Trainer
 
 ENV = "softskills/AntVelocity-v0"
-EXPORT = Path(__file__).resolve().parents[1] / "softskills" / "hierarchy" / "pretrained" / "ant-velocity"
+EXPORT = Path(__file__).resolve().parents[1] / "softskills" / "hierarchy" / "weights" / "ant-velocity"
 
 
 def config(args: argparse.Namespace) -> TrainConfig:

@@ -3,6 +3,7 @@
 from softskills.hierarchy.adapter import ObsFunction, ObsSlice
 from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.policy import HierarchicalPolicy
+from softskills.hierarchy.pretrained import pretrained
 from softskills.hierarchy.stack import (
     LayerSpec,
     lower_layers,
@@ -25,6 +26,7 @@ __all__ = [
     "ObsFunction",
     "ObsSlice",
     "lower_layers",
+    "pretrained",
     "resume_stacked",
     "run_env_factory",
     "run_policy",

@@ -21,7 +21,7 @@ def pretrained_dir(name: str) -> Path:
     """Where a shipped primitive lives (``checkpoint/`` and ``card.json``)."""
     if name not in PRETRAINED:
         raise ValueError(f"no pretrained primitive {name!r}; available: {sorted(PRETRAINED)}")
-    path = Path(str(resources.files("softskills.hierarchy") / "pretrained" / name))
+    path = Path(str(resources.files("softskills.hierarchy") / "weights" / name))
     if not (path / "card.json").exists():
         raise FileNotFoundError(f"the pretrained primitive {name!r} is not in this installation ({path})")
     return path
