@@ -59,7 +59,8 @@ class TrainConfig:
     buffer_size: int = 1_000_000
     """Replay capacity per skill (capped at the total number of transitions)."""
     eval_every: int = 5_000
-    """Deterministic evaluation every this many steps (0 disables)."""
+    """Deterministic evaluation every this many steps (0: no periodic evaluation; one final
+    evaluation always runs at the end of ``train``)."""
     eval_episodes: int = 5
     """Episodes per evaluation and per skill."""
     log_every: int = 1_000

@@ -34,7 +34,7 @@ class NonFiniteTracker:
 
     def observe(self, losses: dict[str, Tensor], update: int, step: int) -> None:
         """Record ``(update, step)`` if these are the first non-finite losses seen."""
-        bad = torch.stack([~torch.isfinite(losses[n]) for n in self.names])  # (L, K)
+        bad = ~torch.isfinite(torch.stack([losses[n] for n in self.names]))  # (L, K), one isfinite
         new = bad.any() & (self.first_update < 0)
         self.first_update = torch.where(new, update, self.first_update)
         self.first_step = torch.where(new, step, self.first_step)
