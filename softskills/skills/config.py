@@ -44,6 +44,10 @@ class TrainConfig:
     repeat: int = 1
     """With ``stack_on``: env steps each upper action (a lower latent) is held for (the control
     interval; the original maze used 3). Rewards are summed over them."""
+    hold_latent: bool = False
+    """Explore with the policy's latent ``h`` drawn once per episode and held (the original's
+    ``fix_h_on_reset``; temporally correlated exploration, used by the maze high level). Needs
+    ``policy=realnvp``. The SAC losses still draw fresh ``h``; evaluation is unchanged."""
     skills: int = 1
     """K: independent skills trained together in one batched update."""
     device: str = "cpu"

@@ -42,6 +42,8 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, Tensor], dict[str, Any], 
     tensors["trainer/obs"] = torch.as_tensor(trainer.obs)
     tensors["trainer/ep_ret"] = torch.as_tensor(trainer.ep_ret)
     tensors["trainer/ep_len"] = torch.as_tensor(trainer.ep_len)
+    if trainer.held_h is not None:
+        tensors["trainer/held_h"] = trainer.held_h
     meta = {
         "config": config_to_dict(cfg),
         "tasks": cfg.task_kwargs(),
@@ -95,6 +97,14 @@ def restore_trainer_state(
     trainer.envs.current_obs = trainer.obs.copy()
     trainer.ep_ret = np.where(restored, ep_ret, 0.0)
     trainer.ep_len = np.where(restored, ep_len, 0)
+    if "trainer/held_h" in tensors:
+        held = tensors["trainer/held_h"].to(trainer.device)
+        if held.shape != (trainer.cfg.skills, trainer.cfg.num_envs, trainer.act_dim):
+            raise CheckpointError(f"checkpoint in {trainer.run_dir} holds latents of shape {tuple(held.shape)}")
+        trainer.held_h = held
+        if not restored.all():  # an env that starts a fresh episode draws a fresh latent
+            fresh = torch.as_tensor(~restored, device=trainer.device).unsqueeze(-1)
+            trainer.held_h = torch.where(fresh, torch.randn_like(held), held)
     if not restored.all():
         warnings.warn(f"resume is not exact: {trainer.cfg.env} has no state snapshot, so "
                       f"{int((~restored).sum())} env(s) start a fresh episode", RuntimeWarning, stacklevel=3)

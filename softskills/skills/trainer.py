@@ -72,6 +72,8 @@ class Trainer:
         elif _has_checkpoint(self.run_dir) and not cfg.overwrite:
             raise ValueError(f"{self.run_dir} already holds a checkpoint: pass resume=True (--resume) to "
                              "continue it, overwrite=True (--overwrite) to start afresh, or another out")
+        if cfg.hold_latent and cfg.policy != "realnvp":
+            raise ValueError(f"hold_latent needs an invertible policy (policy='realnvp'), got policy={cfg.policy!r}")
         if cfg.stack_on and env_factory is None:
             raise ValueError("stack_on needs the latent-action envs of softskills.hierarchy: use "
                              "softskills.hierarchy.stacked_trainer(cfg) or `softskills train --stack-on`")
@@ -105,6 +107,7 @@ class Trainer:
         self.losses: dict[str, Tensor] = {}
         self.nonfinite: NonFiniteTracker | None = None
         self._graphed = None
+        self.held_h: Tensor | None = None  # with cfg.hold_latent: the latent of each env's episode
         if saved is not None:
             restore_trainer_state(self, *saved)
 
@@ -117,7 +120,24 @@ class Trainer:
                 return (torch.rand(shape) * 2.0 - 1.0).numpy()
             return torch.randn(shape).numpy()  # an unbounded latent space: its N(0, I) prior
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
+        if cfg.hold_latent:
+            return self._held_actions(obs_t).float().cpu().numpy()
         return self.agent.act(obs_t).float().cpu().numpy()
+
+    @torch.no_grad()
+    def _held_actions(self, obs_t: Tensor) -> Tensor:
+        """``a = f(h; s)`` (squashed if the policy is) with each env's per-episode latent ``h``."""
+        policy = self.agent.policy
+        if self.held_h is None:
+            self.held_h = torch.randn(self.cfg.skills, self.cfg.num_envs, self.act_dim, device=self.device)
+        raw, _ = policy.forward(self.held_h, obs_t)
+        return torch.tanh(raw) if policy.squash else raw
+
+    def _redraw_held(self, done: np.ndarray) -> None:
+        """A fresh latent for every env whose episode just ended (``fix_h_on_reset``)."""
+        if self.held_h is not None and done.any():
+            mask = torch.as_tensor(done, device=self.device).unsqueeze(-1)
+            self.held_h = torch.where(mask, torch.randn_like(self.held_h), self.held_h)
 
     def _env_step(self, logger: Logger | None) -> None:
         act = self._policy_actions()
@@ -126,6 +146,7 @@ class Trainer:
         as_t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)  # noqa: E731
         self.buffer.add(as_t(self.obs), as_t(act), as_t(res.reward), as_t(res.final_obs), as_t(res.terminated))
         self.obs = res.obs
+        self._redraw_held(res.done)
         self.ep_ret += res.reward
         self.ep_len += 1
         for i, j in zip(*np.nonzero(res.done)):
