@@ -12,14 +12,19 @@ from typing import Any
 from softskills.hierarchy.adapter import ObsAdapter, ObsSlice, adapter_from_spec
 from softskills.hierarchy.layer import FrozenLayer, check_invertible
 from softskills.hierarchy.policy import HierarchicalPolicy
+from softskills.hierarchy.pretrained import pretrained
 from softskills.hierarchy.vec import LatentSkillEnvs
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import EnvFactory, default_env_factory
 from softskills.skills.loading import load_run
 from softskills.skills.trainer import Trainer
 
-__all__ = ["LayerSpec", "lower_layers", "stacked_env_factory", "stacked_trainer", "resume_stacked",
+__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "lower_layers", "stacked_env_factory", "stacked_trainer", "resume_stacked",
            "train_stagewise", "run_policy", "run_env_factory"]
+
+
+PRETRAINED_PREFIX = "pretrained:"
+"""``stack_on="pretrained:ant-velocity"`` stacks on a primitive shipped with the package."""
 
 
 def _run_layer(run_dir: str | os.PathLike, skill: int, adapter: ObsAdapter | None) -> tuple[FrozenLayer, TrainConfig]:
@@ -31,9 +36,18 @@ def _run_layer(run_dir: str | os.PathLike, skill: int, adapter: ObsAdapter | Non
 
 def lower_layers(stack_on: str | os.PathLike, skill: int = 0, adapter: ObsAdapter | None = None
                  ) -> tuple[list[FrozenLayer], list[int]]:
-    """The frozen layers under a new layer stacked on run ``stack_on``, bottom first, and the
+    """The frozen layers under a new layer stacked on run ``stack_on`` (or on a shipped primitive,
+    ``"pretrained:NAME"``, see :func:`~softskills.hierarchy.pretrained.pretrained`), bottom first, and the
     ``repeat`` each of them was driven with by the layer above it (the last one is missing:
     it is the new layer's own ``repeat``)."""
+    name = str(stack_on)
+    if name.startswith(PRETRAINED_PREFIX):
+        if skill != 0:
+            raise ValueError(f"{name} has one skill; stack_skill must be 0, got {skill}")
+        layer = pretrained(name[len(PRETRAINED_PREFIX):])
+        if adapter is not None:
+            layer = FrozenLayer(layer.policy, adapter, 0, source=layer.source)
+        return [layer], []
     layer, cfg = _run_layer(stack_on, skill, adapter)
     if not cfg.stack_on:
         return [layer], []
@@ -79,7 +93,7 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
                          f"algo={cfg.algo!r}, policy={cfg.policy!r}")
     if cfg.sac.action_prior != "normal":
         cfg = dataclasses.replace(cfg, sac=dataclasses.replace(cfg.sac, action_prior="normal"))
-    stack_on = str(Path(cfg.stack_on).resolve())
+    stack_on = cfg.stack_on if cfg.stack_on.startswith(PRETRAINED_PREFIX) else str(Path(cfg.stack_on).resolve())
     cfg = dataclasses.replace(cfg, stack_on=stack_on)
     layers, repeats = lower_layers(stack_on, cfg.stack_skill, adapter)
     run_info = {"stacked_on": stack_on, "stack_skill": cfg.stack_skill, "repeat": cfg.repeat,

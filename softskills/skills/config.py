@@ -37,7 +37,8 @@ class TrainConfig:
     out: str = "runs/default"
     """Run directory: checkpoint, progress.csv, TensorBoard events."""
     stack_on: str = ""
-    """Train a new layer in the latent space of this trained Real-NVP run (a latent-space
+    """Train a new layer in the latent space of this trained Real-NVP run, or of a shipped primitive
+    (``pretrained:ant-velocity``) (a latent-space
     hierarchy; handled by ``softskills.hierarchy`` and the CLI, not by the bare ``Trainer``)."""
     stack_skill: int = 0
     """With ``stack_on``: which of the lower run's K skills is the frozen lower layer."""
