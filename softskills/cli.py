@@ -1,4 +1,5 @@
-"""The ``softskills`` command line: ``train``, ``eval``, ``plot`` and ``plot-multigoal``.
+"""The ``softskills`` command line: ``train``, ``eval``, ``plot``, ``plot-multigoal``, ``compose``, ``bounds``,
+``library``, the library workflows ``pretrain``, ``stack`` (and ``compose --library``), and ``demo``.
 
 Every option is a field of a frozen dataclass with its own docstring, parsed by tyro, so
 ``softskills train --help`` documents them all.
@@ -204,28 +205,56 @@ def _plot_multigoal(args: PlotMultiGoalArgs) -> None:
     print(json.dumps({"png": out, **stats}))
 
 
+def _workflow(args: object, argv: list[str] | None) -> None:
+    """``pretrain``, ``stack``, ``compose`` and ``demo``: print their JSON line (``pretrain --ray``: exit 1 if a task failed)."""
+    import shlex
+
+    from softskills.workflows import LibraryComposeArgs, PretrainArgs, StackArgs, run_compose_command, run_pretrain
+    from softskills.workflows import run_stack
+    from softskills.workflows.demo import run_demo
+
+    command = shlex.join(["softskills", *(sys.argv[1:] if argv is None else argv)])
+    if isinstance(args, PretrainArgs):
+        res = run_pretrain(args, command)
+    elif isinstance(args, StackArgs):
+        res = run_stack(args, command)
+    elif isinstance(args, LibraryComposeArgs):
+        res = run_compose_command(args, command)
+    else:
+        res = run_demo(args)  # type: ignore[arg-type]
+    print(json.dumps(res, default=str))
+    if res.get("failed"):
+        for name, why in res["failed"].items():
+            print(f"softskills: error: skill {name!r} failed: {why}", file=sys.stderr)
+        print(f"softskills: kept {res.get('skills')}; failed {sorted(res['failed'])}", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``softskills`` console script."""
     from softskills.library import LibraryError
     from softskills.skills.checkpoint import CheckpointError
 
-    from softskills.compose.runs import BoundsArgs, ComposeArgs, run_bounds, run_compose
+    from softskills.compose.runs import BoundsArgs, run_bounds
+    from softskills.workflows import LibraryComposeArgs, PretrainArgs, StackArgs
+    from softskills.workflows.demo import DemoArgs
 
     cmds = {"train": TrainConfig, "eval": EvalArgs, "plot": PlotArgs, "plot-multigoal": PlotMultiGoalArgs,
-            "compose": ComposeArgs, "bounds": BoundsArgs, "library": LibraryArgs}
+            "compose": LibraryComposeArgs, "bounds": BoundsArgs, "library": LibraryArgs, "pretrain": PretrainArgs,
+            "stack": StackArgs, "demo": DemoArgs}
     try:
         args = tyro.extras.subcommand_cli_from_dict(
             cmds, args=argv, prog="softskills",
             description="softskills: maximum-entropy skills on one SAC/SQL core.",
         )
-        if isinstance(args, TrainConfig):
+        if isinstance(args, (PretrainArgs, StackArgs, LibraryComposeArgs, DemoArgs)):
+            _workflow(args, argv)
+        elif isinstance(args, TrainConfig):
             _train(args)
         elif isinstance(args, EvalArgs):
             _eval(args)
         elif isinstance(args, PlotMultiGoalArgs):
             _plot_multigoal(args)
-        elif isinstance(args, ComposeArgs):
-            print(json.dumps(run_compose(args)))
         elif isinstance(args, BoundsArgs):
             print(json.dumps(run_bounds(args)))
         elif isinstance(args, LibraryArgs):

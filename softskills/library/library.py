@@ -35,6 +35,8 @@ from torch import Tensor, nn
 
 import softskills
 from softskills.hierarchy.policy import HierarchicalPolicy
+from softskills.hierarchy.pretrained import pretrained
+from softskills.hierarchy.stack import PRETRAINED_PREFIX
 from softskills.library.atomic import discard_dir, fsync_dir, is_leftover, write_atomic
 from softskills.library.errors import LibraryError
 from softskills.library.graph import check_graph, empty_graph, graph_from_bytes, graph_to_bytes
@@ -333,6 +335,7 @@ class SkillLibrary:
         composed_from: Mapping[str, float] | None = None,
         bounds: Mapping[str, Any] | None = None,
         keep_buffer: bool = False,
+        source: str | None = None,
     ) -> SkillRecord:
         """Copy the trained run ``run_dir`` into the library as skill ``name`` (verified on the way in).
 
@@ -350,6 +353,8 @@ class SkillLibrary:
             bounds: for a composed skill, its bound statistics (default: the run's ``run_info.bounds``).
             keep_buffer: also keep the run's replay buffer (``softskills compose`` trains on the
                 constituents' buffers); a run saved without one is an error.
+            source: the provenance recorded as ``source`` (default: ``run_dir`` made absolute), e.g.
+                ``pretrained:ant-velocity`` for a shipped primitive (see ``softskills.library.pretrained``).
 
         Returns:
             The new skill's record.
@@ -403,7 +408,7 @@ class SkillLibrary:
                 self._node(g, part)
                 new.add_edge(name, part, kind="composed_from", weight=weight)
             info = {"kind": kind, "has_buffer": bool(keep_buffer), "tags": tag_list, "command": command, "softskills_version": softskills.__version__,
-                    "source": str(Path(run_dir).expanduser().absolute()), "uid": uid,
+                    "source": source or str(Path(run_dir).expanduser().absolute()), "uid": uid,
                     "added": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
             new.add_node(name, **attrs, **info, **({"bounds": dict(bounds) if bounds else None}
                                                     if kind == "composed" else {}))
@@ -424,7 +429,13 @@ class SkillLibrary:
         tensors when that run is still on disk."""
         lower_tensors: dict[str, Tensor] | None = None
         lower_uid = None
-        if not lower_ref.startswith(REF_PREFIX):
+        if lower_ref.startswith(PRETRAINED_PREFIX):  # a shipped primitive: added with source=lower_ref
+            try:
+                layer = pretrained(lower_ref[len(PRETRAINED_PREFIX):])
+            except (ValueError, FileNotFoundError) as e:
+                raise LibraryError(f"skill {name!r} is stacked on {lower_ref}, which cannot be loaded: {e}") from e
+            lower_tensors = {f"agent/policy.{k}": v for k, v in layer.policy.state_dict().items()}
+        elif not lower_ref.startswith(REF_PREFIX):
             try:
                 lower_tensors, lower_meta, _ = load_checkpoint(lower_ref)
                 lower_uid = (lower_meta.get("library") or {}).get("uid")
@@ -433,7 +444,7 @@ class SkillLibrary:
         if stacked_on is None:
             source = str(Path(lower_ref).expanduser().absolute())
             found = [n for n, d in g.nodes(data=True) if lower_uid is not None and d["uid"] == lower_uid]
-            found = found or [n for n, d in g.nodes(data=True) if d["source"] == source]
+            found = found or [n for n, d in g.nodes(data=True) if d["source"] in (source, lower_ref)]
             if len(found) != 1:
                 why = "is not in the library; add it first" if not found else f"was added as {sorted(found)}"
                 raise LibraryError(f"skill {name!r} is stacked on the run {lower_ref}, which {why} "
