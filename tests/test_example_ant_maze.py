@@ -1,0 +1,64 @@
+"""examples/ant_maze.py: the quick run trains and evaluates all four methods; fine-tuning starts at the primitive."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from softskills.hierarchy import pretrained, run_policy
+from softskills.skills.checkpoint import load_checkpoint
+from softskills.skills.config import TrainConfig
+from softskills.skills.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _example():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("ant_maze_example", ROOT / "examples" / "ant_maze.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_ant_maze_example_quick(tmp_path: Path) -> None:
+    out = tmp_path / "am"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--quick", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert m["example"] == "ant_maze" and m["quick"] and m["goals"] == [0, 1, 2]
+    assert set(m["results"]) == {"hierarchy", "hierarchy-resampled", "finetune", "flat"}
+    for name, r in m["results"].items():  # same env steps per goal for every method
+        assert r["env_steps_per_goal"] == 300, name
+        assert len(r["success"]) == len(r["final_distance"]) == 3
+        assert all(0.0 < d < 20.0 for d in r["final_distance"]), (name, r)
+    assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"
+    _, meta, _ = load_checkpoint(out / "hierarchy")
+    assert meta["config"]["hold_latent"] and not load_checkpoint(out / "hierarchy-resampled")[1]["config"]["hold_latent"]
+    assert meta["run_info"]["stacked_on"] == "pretrained:ant-velocity" and meta["config"]["repeat"] == 3
+    assert [t["goal"] for t in meta["tasks"]] == [0, 1, 2]
+    layers = run_policy(out / "hierarchy").layers
+    assert layers[0].source == "pretrained:ant-velocity" and len(layers) == 2
+
+
+def test_finetune_starts_exactly_at_the_primitive(tmp_path: Path) -> None:
+    ex = _example()
+    prim = pretrained("ant-velocity").policy
+    arch = prim.arch
+    cfg = TrainConfig(env=ex.ENV, tasks=('{"goal": 0}', '{"goal": 2}'), skills=2, policy="realnvp", steps=10,
+                      flow_embed_hidden=tuple(arch["embed_hidden"]), flow_st_hidden=tuple(arch["st_hidden"]),
+                      out=str(tmp_path / "ft"), progress=False, tensorboard=False, threads=1)
+    trainer = Trainer(cfg)
+    ex.init_from_primitive(trainer)
+    torch.manual_seed(0)
+    obs = torch.randn(2, 7, 107)
+    h = torch.randn(2, 7, 8)
+    with torch.no_grad():
+        ours, _ = trainer.agent.policy.forward(h, obs)
+        theirs = torch.cat([prim.forward(h[i:i + 1], obs[i:i + 1, :, :105])[0] for i in range(2)])
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
