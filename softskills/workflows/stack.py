@@ -111,7 +111,8 @@ def run_stack(args: StackArgs, command: str = "") -> dict[str, Any]:
     base = args.name or default_name(args.env)
     names = skill_names(base, args.names, args.skills)
     out = args.out or str(Path("runs") / base)
-    lib = SkillLibrary(args.library, create=False)
+    # a library is created only to hold a shipped primitive; a library skill must be in an existing one
+    lib = SkillLibrary(args.library, create=args.lower.startswith(PRETRAINED_PREFIX))
     cfg = train_config(args, out=out, stack_on="")
     return stack_skill(lib, args.lower, cfg, names, tags=args.tags,
                        command=command or f"softskills stack {args.lower} (library {args.library})",
