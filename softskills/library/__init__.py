@@ -10,8 +10,10 @@ corrupts a library, and a library is self-contained: it can be moved or copied a
 from softskills.library.errors import LibraryError, LibraryLockTimeout
 from softskills.library.graph import check_graph
 from softskills.library.library import GRAPH_FILE, LOCK_FILE, SKILLS_DIR, SkillLibrary
+from softskills.library.pretrained import add_pretrained
 from softskills.library.record import EDGE_KINDS, KINDS, SkillRecord, check_name
 from softskills.library.render import bound_summary, render_graph
+from softskills.library.split import split_run
 
 __all__ = [
     "EDGE_KINDS",
@@ -23,8 +25,10 @@ __all__ = [
     "LibraryLockTimeout",
     "SkillLibrary",
     "SkillRecord",
+    "add_pretrained",
     "bound_summary",
     "check_graph",
     "check_name",
     "render_graph",
+    "split_run",
 ]
