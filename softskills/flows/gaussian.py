@@ -64,6 +64,16 @@ class GaussianPolicy(nn.Module):
             return u, log_prob
         return torch.tanh(u), log_prob - tanh_log_det(u)
 
+    def action(self, obs: Tensor) -> Tensor:
+        """A sample ``a = tanh(mu(s) + sigma(s) eps)`` without its log-density (the acting path).
+
+        Draws ``eps`` exactly as :meth:`sample` does, so ``action(obs)`` equals
+        ``sample(obs)[0]`` for the same RNG state, at a third fewer ops.
+        """
+        mean, log_std = self._mean_log_std(obs)
+        u = mean + log_std.exp() * torch.randn_like(mean)
+        return torch.tanh(u) if self.squash else u
+
     def log_prob(self, obs: Tensor, act: Tensor) -> Tensor:
         """``log pi(act|obs)``; squashed actions are mapped back with a clamped ``atanh``."""
         mean, log_std = self._mean_log_std(obs)

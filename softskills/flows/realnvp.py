@@ -230,6 +230,17 @@ class RealNVPPolicy(nn.Module):
             return raw, log_prob
         return torch.tanh(raw), log_prob - tanh_log_det(raw)
 
+    def action(self, obs: Tensor) -> Tensor:
+        """A sample ``a = tanh(f(h; s))``, ``h ~ N(0, I)``, without its log-density (the acting path).
+
+        Draws ``h`` exactly as :meth:`sample` does, so ``action(obs)`` equals ``sample(obs)[0]``
+        for the same RNG state; the base log-density and the tanh correction are skipped.
+        """
+        self._check_obs(obs)
+        h = torch.randn(obs.shape[0], obs.shape[1], self.act_dim, dtype=obs.dtype, device=obs.device)
+        raw, _ = self.forward(h, obs)
+        return torch.tanh(raw) if self.squash else raw
+
     def log_prob(self, obs: Tensor, act: Tensor) -> Tensor:
         """``log pi(act|obs)``; squashed actions are mapped back with a clamped ``atanh``."""
         self._check_obs(obs)

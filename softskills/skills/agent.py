@@ -10,9 +10,11 @@ import torch
 from torch import Tensor, nn
 
 from softskills.skills.agent_common import (
+    FusedAdamStep,
     autocast,
     check_precision,
     make_adam,
+    optimize,
     rebuild_adam,
     register_targets,
     targets_of,
@@ -47,6 +49,13 @@ class SACAgent(nn.Module):
         config: SAC hyperparameters.
         precision: ``"fp32"`` or ``"bf16"`` (autocast of the forward passes; master weights
             and Adam state stay fp32).
+
+    Attributes:
+        fast_path: take the cheaper, bitwise-equal route where one exists (default ``True``):
+            one ``_fused_adam_`` call over all parameter groups (:class:`FusedAdamStep`) and
+            acting without the log-density. ``False`` runs ``optimizer.step()`` per group and
+            ``policy.sample`` when acting; the parameters are the same either way
+            (``tests/skills/test_fastpath.py``). The trainer sets it from ``TrainConfig.fast_path``.
     """
 
     def __init__(
@@ -78,6 +87,8 @@ class SACAgent(nn.Module):
             -float(self.act_dim) if config.target_entropy is None else float(config.target_entropy)
         )
         self.optimizer = self._make_optimizer(capturable=False)
+        self.fast_path = True
+        self._adam_step: FusedAdamStep | None = None
 
     @property
     def target_params(self) -> list[Tensor]:
@@ -140,16 +151,20 @@ class SACAgent(nn.Module):
         total = losses["qf_loss"].sum() + losses["actor_loss"].sum()
         if self.config.auto_alpha:
             total = total + losses["alpha_loss"].sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
+        optimize(self, total)
         with torch.no_grad():
             torch._foreach_lerp_(self.target_params, self._critic_params, self.config.tau)
         return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """Actions for observations ``(K, N, obs_dim)`` (no gradients)."""
+        """Actions for observations ``(K, N, obs_dim)`` (no gradients).
+
+        A stochastic action is ``policy.sample(obs)[0]``; with :attr:`fast_path` and a policy
+        that has ``action`` (Gaussian, Real-NVP) the log-density is not computed (same action).
+        """
         if deterministic:
             return self.policy.deterministic(obs)
+        if self.fast_path and hasattr(self.policy, "action"):
+            return self.policy.action(obs)
         return self.policy.sample(obs)[0]

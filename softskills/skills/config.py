@@ -86,6 +86,11 @@ class TrainConfig:
     """On CUDA, capture the whole update (sampling included) in a CUDA graph."""
     threads: int = 0
     """CPU threads for torch (0: leave torch's default)."""
+    fast_path: bool = True
+    """Take the faster routes that compute bitwise the same run: one fused Adam call over all
+    parameter groups, acting under ``torch.inference_mode`` without the policy's log-density,
+    and one host-to-tensor conversion per env step for all K skills' transitions.
+    ``--no-fast-path`` takes the plain routes (same parameters, for timing or debugging)."""
     progress: bool = True
     """Show a progress bar."""
     tensorboard: bool = True

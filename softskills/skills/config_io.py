@@ -14,7 +14,7 @@ __all__ = ["RESUMABLE_FIELDS", "config_to_dict", "config_from_dict", "resume_con
 # Settings a resumed run may change: none of them changes the parameters it computes.
 RESUMABLE_FIELDS = frozenset({
     "steps", "device", "progress", "threads", "tensorboard", "log_every", "checkpoint_every",
-    "eval_every", "eval_episodes", "resume", "overwrite", "out",
+    "eval_every", "eval_episodes", "resume", "overwrite", "out", "fast_path",
 })
 
 

@@ -13,6 +13,7 @@ from softskills.skills.agent_common import (
     autocast,
     check_precision,
     make_adam,
+    optimize,
     rebuild_adam,
     register_targets,
     targets_of,
@@ -87,6 +88,9 @@ class SQLAgent(nn.Module):
         self.register_buffer("log_alpha", torch.full((k, 1), math.log(config.alpha)))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self.optimizer = self._make_optimizer(capturable=False)
+        self.fast_path = True
+        """One fused Adam call over both parameter groups (bitwise the same step; see
+        :func:`~softskills.skills.agent_common.optimize`); the trainer sets it from ``TrainConfig.fast_path``."""
 
     @property
     def target_params(self) -> list[Tensor]:
@@ -195,9 +199,7 @@ class SQLAgent(nn.Module):
         """
         losses = self.compute_losses(batch, noise, next_noise)
         total = losses["qf_loss"].sum() + losses["actor_loss"].sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
+        optimize(self, total)
         self._update_target()
         return {k: v.detach() for k, v in losses.items()}
 

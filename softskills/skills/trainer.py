@@ -93,8 +93,13 @@ class Trainer:
         self.agent = build_agent(cfg, self.obs_dim, self.act_dim, squash=self.envs.bounded).to(self.device)
         if hasattr(self.agent, "rebuild_optimizer"):
             self.agent.rebuild_optimizer()
+        if hasattr(self.agent, "fast_path"):
+            self.agent.fast_path = cfg.fast_path
         capacity = min(cfg.buffer_size, cfg.steps * n)
         self.buffer = ReplayBuffer(k, capacity, self.obs_dim, self.act_dim, self.device)
+        # fast_path: one float32 host array for a step's packed transitions of all K x N envs
+        self._rows = np.zeros((k, n, self.buffer.row_width), dtype=np.float32)
+        self._compiled_update = None
         seeds = (cfg.seed + np.arange(k))[:, None] * 1000 + np.arange(n)[None, :]
         self.obs = self.envs.reset(seeds)
         self.step = 0
@@ -122,16 +127,20 @@ class Trainer:
         obs_t = torch.as_tensor(self.obs, dtype=torch.float32, device=self.device)
         if cfg.hold_latent:
             return self._held_actions(obs_t).float().cpu().numpy()
+        if cfg.fast_path:  # no autograd bookkeeping at all; the actions leave as NumPy
+            with torch.inference_mode():
+                return self.agent.act(obs_t).float().cpu().numpy()
         return self.agent.act(obs_t).float().cpu().numpy()
 
     @torch.no_grad()
     def _held_actions(self, obs_t: Tensor) -> Tensor:
         """``a = f(h; s)`` (squashed if the policy is) with each env's per-episode latent ``h``."""
         policy = self.agent.policy
-        if self.held_h is None:
+        if self.held_h is None:  # drawn outside inference mode: it is kept and checkpointed
             self.held_h = torch.randn(self.cfg.skills, self.cfg.num_envs, self.act_dim, device=self.device)
-        raw, _ = policy.forward(self.held_h, obs_t)
-        return torch.tanh(raw) if policy.squash else raw
+        with torch.inference_mode(self.cfg.fast_path):
+            raw, _ = policy.forward(self.held_h, obs_t)
+            return torch.tanh(raw) if policy.squash else raw
 
     def _redraw_held(self, done: np.ndarray) -> None:
         """A fresh latent for every env whose episode just ended (``fix_h_on_reset``)."""
@@ -143,8 +152,19 @@ class Trainer:
         act = self._policy_actions()
         res = self.envs.step(act)
         dev = self.device
-        as_t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)  # noqa: E731
-        self.buffer.add(as_t(self.obs), as_t(act), as_t(res.reward), as_t(res.final_obs), as_t(res.terminated))
+        if self.cfg.fast_path:
+            # Pack (s, a, r, s', terminated) of all K x N envs into one float32 array, convert once.
+            # NumPy's float64 -> float32 cast rounds as torch's does: the stored values are the same.
+            rows, sl = self._rows, self.buffer.slices
+            rows[..., sl["obs"]] = self.obs
+            rows[..., sl["act"]] = act
+            rows[..., sl["rew"]] = np.asarray(res.reward)[..., None]
+            rows[..., sl["next_obs"]] = res.final_obs
+            rows[..., sl["terminated"]] = np.asarray(res.terminated)[..., None]
+            self.buffer.add_rows(torch.from_numpy(rows).to(dev))
+        else:
+            as_t = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)  # noqa: E731
+            self.buffer.add(as_t(self.obs), as_t(act), as_t(res.reward), as_t(res.final_obs), as_t(res.terminated))
         self.obs = res.obs
         self._redraw_held(res.done)
         self.ep_ret += res.reward

@@ -141,20 +141,24 @@ class SkillEnvs:
         false and their observations are returned as NaN. An env whose episode ends is reset at once.
         """
         k_, n_ = self.num_skills, self.num_envs
-        obs = np.full((k_, n_, self.obs_dim), np.nan)
-        final = np.full((k_, n_, self.obs_dim), np.nan)
+        # Every env is written below unless some are inactive, whose rows must read NaN.
+        make = np.empty if active is None else (lambda shape: np.full(shape, np.nan))
+        obs = make((k_, n_, self.obs_dim))
+        final = make((k_, n_, self.obs_dim))
         rew = np.zeros((k_, n_))
         term = np.zeros((k_, n_), dtype=bool)
         done = np.zeros((k_, n_), dtype=bool)
         infos: list[list[dict[str, Any]]] = [[{} for _ in range(n_)] for _ in range(k_)]
+        # Scale and cast all K x N actions at once (elementwise: the same values as env by env).
+        acts = np.asarray(actions)
+        if self.bounded:
+            acts = scale_action(acts, self._low, self._high)
+        acts = acts.astype(self.action_space.dtype)  # a fresh array: envs may keep their action
         for k, row in enumerate(self.envs):
             for i, env in enumerate(row):
                 if active is not None and not active[k, i]:
                     continue
-                a = actions[k, i]
-                if self.bounded:
-                    a = scale_action(a, self._low, self._high)
-                o, r, te, tr, info = env.step(a.astype(self.action_space.dtype))
+                o, r, te, tr, info = env.step(acts[k, i])
                 final[k, i] = o
                 rew[k, i], term[k, i], done[k, i], infos[k][i] = r, te, te or tr, info
                 obs[k, i] = self.reset_one(k, i) if (te or tr) else o
