@@ -89,6 +89,7 @@ class SACAgent(nn.Module):
         self.optimizer = self._make_optimizer(capturable=False)
         self.fast_path = True
         self._adam_step: FusedAdamStep | None = None
+        self._compiled_losses: Any = None
 
     @property
     def target_params(self) -> list[Tensor]:
@@ -121,6 +122,8 @@ class SACAgent(nn.Module):
         """
         cfg = self.config
         prior = cfg.action_prior
+        # log p(a) = 0 for the uniform prior: pass None and skip two ops (no bit changes)
+        log_prior = (lambda a: None) if prior == "uniform" else (lambda a: action_log_prior(a, prior).float())
         alpha = self.log_alpha.detach().exp()
         with self._autocast():
             with torch.no_grad():
@@ -128,7 +131,7 @@ class SACAgent(nn.Module):
                 next_q = self.critic(batch.next_obs, next_act, self.target_params)
                 y = soft_q_target(
                     batch.rew, batch.terminated, next_q.float(), next_log_pi.float(),
-                    action_log_prior(next_act, prior).float(), alpha, cfg.gamma, cfg.reward_scale,
+                    log_prior(next_act), alpha, cfg.gamma, cfg.reward_scale,
                 )
             q = self.critic(batch.obs, batch.act).float()
             act, log_pi = self.policy.sample(batch.obs, noise)
@@ -136,7 +139,7 @@ class SACAgent(nn.Module):
             log_pi = log_pi.float()
             losses = {
                 "qf_loss": critic_loss(q, y),
-                "actor_loss": actor_loss(log_pi, action_log_prior(act, prior).float(), q_pi, alpha),
+                "actor_loss": actor_loss(log_pi, log_prior(act), q_pi, alpha),
                 "alpha_loss": alpha_loss(self.log_alpha, log_pi, self.target_entropy),
             }
         losses["alpha"] = alpha.squeeze(-1)
@@ -147,10 +150,40 @@ class SACAgent(nn.Module):
         self, batch: Batch, noise: Tensor | None = None, next_noise: Tensor | None = None
     ) -> dict[str, Tensor]:
         """One gradient step for every skill. Returns detached per-skill losses; no host sync."""
+        total, losses = self._total_and_losses(batch, noise, next_noise)
+        optimize(self, total)
+        with torch.no_grad():
+            torch._foreach_lerp_(self.target_params, self._critic_params, self.config.tau)
+        return {k: v.detach() for k, v in losses.items()}
+
+    def _total_and_losses(self, batch: Batch, noise: Tensor, next_noise: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """``sum_k (J_Q + J_pi [+ J(alpha)])`` and the per-skill losses (what :meth:`update` minimises)."""
         losses = self.compute_losses(batch, noise, next_noise)
         total = losses["qf_loss"].sum() + losses["actor_loss"].sum()
         if self.config.auto_alpha:
             total = total + losses["alpha_loss"].sum()
+        return total, losses
+
+    def compiled_update(self, batch: Batch) -> dict[str, Tensor]:
+        """:meth:`update` with the losses and their backward compiled by ``torch.compile``.
+
+        Inductor, ``fullgraph=True``; compiled on the first call (tens of seconds on a CPU),
+        no recompilation while the batch shape stays the same. The base noise of the policy at
+        ``s'`` and at ``s`` is drawn here, outside the graph, in the order :meth:`update` draws
+        it, so the random stream is eager's; the result still differs from eager in the last
+        bits, because fused kernels sum in another order. A policy's host-side ``validate``
+        check (a device sync, which ``fullgraph`` cannot trace) is turned off. The Adam step
+        and the target lerp run eagerly, as in :meth:`update`.
+        """
+        if self._compiled_losses is None:
+            if hasattr(self.policy, "validate"):
+                self.policy.validate = False
+            self._compiled_losses = torch.compile(self._total_and_losses, fullgraph=True)
+        k, b = batch.obs.shape[0], batch.obs.shape[1]
+        dev = batch.obs.device
+        next_noise = torch.randn(k, b, self.act_dim, device=dev)
+        noise = torch.randn(k, b, self.act_dim, device=dev)
+        total, losses = self._compiled_losses(batch, noise, next_noise)
         optimize(self, total)
         with torch.no_grad():
             torch._foreach_lerp_(self.target_params, self._critic_params, self.config.tau)

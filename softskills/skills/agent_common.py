@@ -104,6 +104,10 @@ class FusedAdamStep:
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.optimizer = optimizer
         self.params: list[Tensor] = [p for g in optimizer.param_groups for p in g["params"]]
+        first = self.params[0]
+        # Adam keeps fused steps as fp32 scalars on the parameters' device; adding a tensor 1
+        # skips the conversion of a Python 1 on every call.
+        self._one = torch.ones((), dtype=torch.float32, device=first.device)
 
     def _fast_ok(self) -> bool:
         for g in self.optimizer.param_groups:
@@ -134,8 +138,8 @@ class FusedAdamStep:
         for g, params in calls:
             st = [state[p] for p in params]
             steps = [s["step"] for s in st]
-            for s in steps:  # what _foreach_add_(steps, 1) computes, without its per-tensor fallback
-                s.add_(1)
+            for s in steps:  # _foreach_add_(steps, 1), without its per-tensor fallback's scalar conversions
+                s.add_(self._one if s.dtype == self._one.dtype and s.device == self._one.device else 1)
             beta1, beta2 = g["betas"]
             torch._fused_adam_(
                 params, [p.grad for p in params], [s["exp_avg"] for s in st], [s["exp_avg_sq"] for s in st],

@@ -91,6 +91,12 @@ class TrainConfig:
     parameter groups, acting under ``torch.inference_mode`` without the policy's log-density,
     and one host-to-tensor conversion per env step for all K skills' transitions.
     ``--no-fast-path`` takes the plain routes (same parameters, for timing or debugging)."""
+    compile: bool = False
+    """``torch.compile`` the SAC losses with their backward (inductor, ``fullgraph=True``; see
+    ``SACAgent.compiled_update``). Not bitwise equal to eager, as fused kernels sum in another
+    order (``tests/skills/test_fastpath.py`` states the tolerance). Off by default: on the
+    2-core CPU box it is not faster and costs a long first compile (``docs/benchmarks.md``).
+    SAC only; on CUDA the graph-captured update (``graph``) takes precedence."""
     progress: bool = True
     """Show a progress bar."""
     tensorboard: bool = True
@@ -137,6 +143,8 @@ class TrainConfig:
                              f"{self.flow_embed_hidden} and {self.flow_st_hidden}")
         if self.flow_scale_clamp is not None and self.flow_scale_clamp <= 0:
             raise ValueError(f"flow_scale_clamp must be positive or None, got {self.flow_scale_clamp}")
+        if self.compile and self.algo != "sac":
+            raise ValueError(f"compile applies to SAC's update only, got algo={self.algo!r}")
         if self.updates_per_step < 0:
             raise ValueError(f"updates_per_step must be non-negative, got {self.updates_per_step}")
 

@@ -79,7 +79,7 @@ def soft_q_target(
     terminated: Tensor,
     next_q_target: Tensor,
     next_log_pi: Tensor,
-    next_log_prior: Tensor,
+    next_log_prior: Tensor | None,
     alpha: Tensor,
     gamma: float,
     reward_scale: float,
@@ -92,10 +92,12 @@ def soft_q_target(
     Args:
         rew: ``(K, B)``. terminated: ``(K, B)`` in {0, 1}.
         next_q_target: target twins at ``(s', a')``, ``(K, 2, B)``.
-        next_log_pi: ``(K, B)``. next_log_prior: ``(K, B)``.
+        next_log_pi: ``(K, B)``. next_log_prior: ``(K, B)``, or ``None`` for the uniform prior
+            (``log p = 0``: the subtraction is skipped, which changes no bit).
         alpha: temperature per skill, ``(K, 1)``.
     """
-    next_v = next_q_target.min(dim=1).values - alpha * (next_log_pi - next_log_prior)
+    entropy_term = next_log_pi if next_log_prior is None else next_log_pi - next_log_prior
+    next_v = next_q_target.min(dim=1).values - alpha * entropy_term
     return reward_scale * rew + gamma * (1.0 - terminated) * next_v
 
 
@@ -104,14 +106,16 @@ def critic_loss(q: Tensor, target: Tensor) -> Tensor:
     return 0.5 * (q - target.unsqueeze(1)).pow(2).mean(-1).sum(-1)
 
 
-def actor_loss(log_pi: Tensor, log_prior: Tensor, q_pi: Tensor, alpha: Tensor) -> Tensor:
+def actor_loss(log_pi: Tensor, log_prior: Tensor | None, q_pi: Tensor, alpha: Tensor) -> Tensor:
     """``J_pi = E[alpha (log pi(a|s) - log p(a)) - min_j Q_j(s, a)]``, ``a = f(eps; s)`` (thesis eq. 5.9).
 
     We take the *minimum* of the twins, as the SAC paper does; haarnoja/sac used ``Q1`` alone
     (its issue #14) and softlearning uses the mean. ``q_pi`` must come from detached critic parameters so that
-    the actor step computes no critic weight gradients. Returns ``(K,)``.
+    the actor step computes no critic weight gradients. ``log_prior=None`` is the uniform
+    prior (``log p = 0``; the subtraction is skipped, which changes no bit). Returns ``(K,)``.
     """
-    return (alpha * (log_pi - log_prior) - q_pi.min(dim=1).values).mean(-1)
+    entropy_term = log_pi if log_prior is None else log_pi - log_prior
+    return (alpha * entropy_term - q_pi.min(dim=1).values).mean(-1)
 
 
 def alpha_loss(log_alpha: Tensor, log_pi: Tensor, target_entropy: float) -> Tensor:

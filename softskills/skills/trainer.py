@@ -7,6 +7,7 @@ checkpoint contents in :mod:`~softskills.skills.run_state`, loading a trained ag
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -99,7 +100,6 @@ class Trainer:
         self.buffer = ReplayBuffer(k, capacity, self.obs_dim, self.act_dim, self.device)
         # fast_path: one float32 host array for a step's packed transitions of all K x N envs
         self._rows = np.zeros((k, n, self.buffer.row_width), dtype=np.float32)
-        self._compiled_update = None
         seeds = (cfg.seed + np.arange(k))[:, None] * 1000 + np.arange(n)[None, :]
         self.obs = self.envs.reset(seeds)
         self.step = 0
@@ -138,7 +138,8 @@ class Trainer:
         policy = self.agent.policy
         if self.held_h is None:  # drawn outside inference mode: it is kept and checkpointed
             self.held_h = torch.randn(self.cfg.skills, self.cfg.num_envs, self.act_dim, device=self.device)
-        with torch.inference_mode(self.cfg.fast_path):
+        # (not inference_mode(False): that turns gradient recording back on inside no_grad)
+        with torch.inference_mode() if self.cfg.fast_path else contextlib.nullcontext():
             raw, _ = policy.forward(self.held_h, obs_t)
             return torch.tanh(raw) if policy.squash else raw
 
@@ -187,6 +188,8 @@ class Trainer:
                 # Warm-up runs on the real tensors and then restores them: no extra updates.
                 self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size)
             return self._graphed()
+        if cfg.compile:
+            return self.agent.compiled_update(self.buffer.sample(cfg.batch_size))
         return self.agent.update(self.buffer.sample(cfg.batch_size))
 
     def _check_finite(self) -> None:
