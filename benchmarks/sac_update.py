@@ -32,12 +32,18 @@ WARMUP = 10  # untimed updates before the rounds
 
 
 def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool,
-                    flow_st_hidden: tuple[int, ...] = ()) -> tuple[Callable[[], object], torch.nn.Module]:
-    """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer, and its agent."""
+                    flow_st_hidden: tuple[int, ...] = (), fast_path: bool = True,
+                    compile: bool = False) -> tuple[Callable[[], object], torch.nn.Module]:
+    """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer, and its agent.
+
+    ``fast_path=False`` times the plain route (``TrainConfig.fast_path``); ``compile`` the
+    ``torch.compile``d update (``TrainConfig.compile``; its compile time is in the warm-up).
+    """
     cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device,
-                      flow_st_hidden=flow_st_hidden)
+                      flow_st_hidden=flow_st_hidden, fast_path=fast_path, compile=compile)
     agent = build_agent(cfg, OBS, ACT).to(device)
     agent.rebuild_optimizer()
+    agent.fast_path = cfg.fast_path
     buf = ReplayBuffer(skills, 10_000, OBS, ACT, device)
     g = torch.Generator().manual_seed(0)
     for _ in range(10):
@@ -48,9 +54,14 @@ def make_softskills(skills: int, policy: str, device: str, precision: str, graph
         from softskills.skills.graph import GraphedUpdate
 
         step: Callable[[], object] = GraphedUpdate(agent, buf, BATCH)
+    elif compile:
+        step = lambda: agent.compiled_update(buf.sample(BATCH))  # noqa: E731
     else:
         step = lambda: agent.update(buf.sample(BATCH))  # noqa: E731
-    for _ in range(WARMUP):
+    t = time.perf_counter()
+    step()
+    agent.first_update_s = time.perf_counter() - t  # includes the compilation with ``compile``
+    for _ in range(WARMUP - 1):
         step()
     return step, agent
 
@@ -101,6 +112,10 @@ def main() -> None:
     p.add_argument("--flow-st-hidden", type=int, nargs="*", default=[],
                    help="Real-NVP s/t-net hidden widths (default: one layer of |A| units)")
     p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
+    p.add_argument("--no-fast-path", action="store_true", help="time the plain route (TrainConfig.fast_path=False)")
+    p.add_argument("--compile", action="store_true", help="time the torch.compile'd update (TrainConfig.compile)")
+    p.add_argument("--compare-plain", action="store_true",
+                   help="also time the plain route (fast_path=False, not compiled) and report the ratio")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -112,14 +127,21 @@ def main() -> None:
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
     st = tuple(a.flow_st_hidden)
-    ours_step, ours_agent = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st)
-    other_step, other_agent = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st)
+    fast = not a.no_fast_path
+    ours_step, ours_agent = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st,
+                                            fast, a.compile)
+    other_step, other_agent = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st,
+                                               fast, a.compile)
                                if a.compare_policy else (None, None))
-    ours, peer, other = [], [], []
+    plain_step, _ = (make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st, False)
+                     if a.compare_plain else (None, None))
+    ours, peer, other, plain = [], [], [], []
     for _ in range(a.rounds):  # alternate, so that machine noise hits every contender alike
         ours.append(time_steps(ours_step, n, a.device))
         if other_step is not None:
             other.append(time_steps(other_step, n, a.device))
+        if plain_step is not None:
+            plain.append(time_steps(plain_step, n, a.device))
         if sb3 is not None:
             peer.append(time_sb3(sb3, max(20, min(n, 100))))
     t = statistics.median(ours)
@@ -135,7 +157,15 @@ def main() -> None:
         "updates_per_round": n,
         "warmup_updates": WARMUP,
         "optimizer_steps": optimizer_steps(ours_agent),
+        "fast_path": fast,
+        "compile": a.compile,
+        "first_update_s": ours_agent.first_update_s,
+        "updates_per_s_rounds": [1.0 / x for x in ours],
     }
+    if plain_step is not None:
+        result["plain_updates_per_s"] = 1.0 / statistics.median(plain)
+        result["speedup_vs_plain_paired"] = statistics.median(tp / to for to, tp in zip(ours, plain))
+        result["speedup_vs_plain_rounds"] = [tp / to for to, tp in zip(ours, plain)]
     if sb3 is not None:
         tp = statistics.median(peer)
         result["sb3_updates_per_s"] = 1.0 / tp
@@ -143,6 +173,7 @@ def main() -> None:
         # the median over rounds of the per-round ratio: robust to slow phases of a shared machine
         result["ratio_vs_sb3_paired"] = statistics.median(
             a.skills * t_sb3 / t_ours for t_ours, t_sb3 in zip(ours, peer))
+        result["ratio_vs_sb3_rounds"] = [a.skills * t_sb3 / t_ours for t_ours, t_sb3 in zip(ours, peer)]
     if a.compare_policy:
         result[f"{a.compare_policy}_per_skill_updates_per_s"] = a.skills / statistics.median(other)
         result[f"{a.compare_policy}_optimizer_steps"] = optimizer_steps(other_agent)

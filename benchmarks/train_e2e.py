@@ -58,13 +58,13 @@ def machine_info() -> dict[str, Any]:
             "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
 
 
-def run_softskills(a: argparse.Namespace, steps: int, out: Path) -> dict[str, Any]:
+def run_softskills(a: argparse.Namespace, steps: int, out: Path, fast_path: bool = True) -> dict[str, Any]:
     """Train softskills for ``steps`` env steps per skill; wall time of construction + ``train()``."""
     cfg = TrainConfig(
         env=a.env, skills=a.skills, policy=a.policy, precision=a.precision, steps=steps, seed=a.seed,
         num_envs=1, warmup_steps=a.warmup, updates_per_step=1.0, batch_size=BATCH, buffer_size=steps,
         eval_every=0, eval_episodes=1, checkpoint_every=steps, save_buffer=False, tensorboard=False,
-        progress=False, threads=a.threads, out=str(out), overwrite=True,
+        progress=False, threads=a.threads, out=str(out), overwrite=True, fast_path=fast_path, compile=a.compile,
     )
     assert cfg.sac.hidden == HIDDEN and cfg.sac.auto_alpha
     t = time.perf_counter()
@@ -119,6 +119,10 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1000, help="random-action steps before learning (both sides)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 peer")
+    p.add_argument("--no-fast-path", action="store_true", help="softskills on its plain route (fast_path=False)")
+    p.add_argument("--compile", action="store_true", help="softskills with the torch.compile'd update")
+    p.add_argument("--compare-plain", action="store_true",
+                   help="also run softskills with fast_path=False every round and report the speed-up")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
     short, long = a.steps
@@ -140,26 +144,36 @@ def main() -> None:
     sb3_runs: list[dict[str, Any]] = []
     ours_sps: list[float] = []
     sb3_sps: list[float] = []
+    plain_sps: list[float] = []
     with tempfile.TemporaryDirectory(prefix="softskills-e2e-") as tmp:
         for r in range(a.rounds):
-            jobs = [("ours", short), ("sb3", short), ("ours", long), ("sb3", long)]
+            sides = ["ours", "sb3"] + (["plain"] if a.compare_plain else [])
             if r % 2:  # alternate which side runs first
-                jobs = [("sb3", short), ("ours", short), ("sb3", long), ("ours", long)]
+                sides = sides[::-1]
+            jobs = [(side, n) for n in (short, long) for side in sides]
             got: dict[tuple[str, int], dict[str, Any]] = {}
             for side, n in jobs:
                 if side == "sb3" and not sb3:
                     continue
-                res = run_softskills(a, n, Path(tmp) / f"run{n}") if side == "ours" else run_sb3(a, n)
+                if side == "sb3":
+                    res = run_sb3(a, n)
+                else:
+                    res = run_softskills(a, n, Path(tmp) / f"run{n}", fast_path=side == "ours" and not a.no_fast_path)
                 res["asked"] = n
                 got[side, n] = res
-                (ours_runs if side == "ours" else sb3_runs).append(res)
+                if side != "plain":
+                    (ours_runs if side == "ours" else sb3_runs).append(res)
             ours_sps.append(marginal(got["ours", short], got["ours", long]))
+            if a.compare_plain:
+                plain_sps.append(marginal(got["plain", short], got["plain", long]))
             line = f"round {r + 1}/{a.rounds}: softskills {ours_sps[-1]:.1f} env steps/s"
             if sb3:
                 sb3_sps.append(marginal(got["sb3", short], got["sb3", long]))
                 line += f", SB3 {sb3_sps[-1]:.1f} env steps/s, ratio {ours_sps[-1] / sb3_sps[-1]:.2f}x"
+            if a.compare_plain:
+                line += f", plain route {plain_sps[-1]:.1f} env steps/s"
             say(line)
-    if min(ours_sps + sb3_sps) <= 0:
+    if min(ours_sps + sb3_sps + plain_sps) <= 0:
         say("warning: a long run was not slower than its short run; the marginal rates are noise "
             "(use longer --steps)")
     k = a.skills
@@ -174,7 +188,12 @@ def main() -> None:
         "softskills_steps_asked": [x["asked"] for x in ours_runs],
         "softskills_wall_s": [x["wall_s"] for x in ours_runs],
         "machine": {**machine, "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
+        "fast_path": not a.no_fast_path, "compile": a.compile,
     }
+    if a.compare_plain:
+        result.update({"plain_sps": statistics.median(plain_sps), "plain_sps_rounds": plain_sps,
+                       "speedup_vs_plain_paired": statistics.median(o / p_ for o, p_ in zip(ours_sps, plain_sps)),
+                       "speedup_vs_plain_rounds": [o / p_ for o, p_ in zip(ours_sps, plain_sps)]})
     if sb3:
         ratios = [o / s for o, s in zip(ours_sps, sb3_sps)]
         result.update({
