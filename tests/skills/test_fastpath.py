@@ -191,3 +191,16 @@ def test_compiled_update_matches_eager_for_20_updates(monkeypatch: pytest.Monkey
         torch.testing.assert_close(compiled[k], eager[k], atol=COMPILE_ATOL, rtol=COMPILE_RTOL, msg=k)
     for a, b in zip(eager_acts, compiled_acts):
         torch.testing.assert_close(a, b, atol=COMPILE_ATOL, rtol=COMPILE_RTOL)
+
+
+def test_uniform_prior_none_is_bitwise_zero_prior() -> None:
+    """``log_prior=None`` (the uniform prior's shortcut) gives exactly what a zero log-prior gives."""
+    from softskills.skills.sac import actor_loss, soft_q_target
+
+    g = torch.Generator().manual_seed(0)
+    r, d = torch.randn(2, 9, generator=g), (torch.rand(2, 9, generator=g) < 0.3).float()
+    q, lp, alpha = torch.randn(2, 2, 9, generator=g), torch.randn(2, 9, generator=g), torch.rand(2, 1, generator=g)
+    zero = torch.zeros(2, 9)
+    assert torch.equal(soft_q_target(r, d, q, lp, None, alpha, 0.99, 2.0),
+                       soft_q_target(r, d, q, lp, zero, alpha, 0.99, 2.0))
+    assert torch.equal(actor_loss(lp, None, q, alpha), actor_loss(lp, zero, q, alpha))
