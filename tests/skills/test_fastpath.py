@@ -112,6 +112,11 @@ def test_buffer_add_rows_equals_add() -> None:
     y = b.sample(7)
     for u, v in zip(x, y):
         assert torch.equal(u, v)
+    # one gather for all fields: every sampled row is one whole stored transition of its own skill
+    for k in range(2):
+        stored = torch.cat([a.storage["obs"][k], a.storage["rew"][k, :, None], a.storage["next_obs"][k]], -1)
+        got = torch.cat([x.obs[k], x.rew[k, :, None], x.next_obs[k]], -1)
+        assert all((stored == row).all(-1).any() for row in got)
 
 
 def test_vectorised_action_scaling_equals_per_env() -> None:
