@@ -81,6 +81,10 @@ class DemoBudget:
     """Env steps of each of push-x and push-y."""
     push_warmup: int
     """Uniform warm-up steps of the pusher run."""
+    push_hidden: tuple[int, ...]
+    """Hidden widths of the pusher skills' networks."""
+    push_batch: int
+    """Replay batch size of the pusher run."""
     extract_steps: int
     """push-xy extraction gradient steps."""
     maze_episodes: int
@@ -95,11 +99,11 @@ def demo_budget(quick: bool) -> DemoBudget:
     """The full budget (about 10 minutes on 2 cores) or the quick one (CI)."""
     if quick:
         return DemoBudget(primitive_steps=300, high_steps=150, repeat=5, push_steps=300, push_warmup=100,
-                          extract_steps=50, maze_episodes=5, push_episodes=3,
+                          push_hidden=(32, 32), push_batch=64, extract_steps=50, maze_episodes=5, push_episodes=3,
                           fit=FitConfig(iterations=2, steps_per_iteration=10, batch_size=64, hidden=(16, 16),
                                         action_samples=8))
-    return DemoBudget(primitive_steps=3000, high_steps=3000, repeat=5, push_steps=30_000, push_warmup=1000,
-                      extract_steps=3000, maze_episodes=20, push_episodes=20,
+    return DemoBudget(primitive_steps=3000, high_steps=3000, repeat=5, push_steps=40_000, push_warmup=1000,
+                      push_hidden=(128, 128), push_batch=256, extract_steps=3000, maze_episodes=20, push_episodes=20,
                       fit=FitConfig(iterations=10, steps_per_iteration=100, batch_size=256, hidden=(64, 64),
                                     action_samples=16))
 
@@ -170,8 +174,8 @@ def run_demo(args: DemoArgs) -> dict[str, Any]:
     _stage(3, "pretrain push-x and push-y: K = 2 skills of one batched update on softskills/Pusher-v0")
     t = time.perf_counter()
     push = TrainConfig(env="softskills/Pusher-v0", skills=2, tasks=PUSH_TASKS, steps=b.push_steps,
-                       warmup_steps=b.push_warmup, batch_size=128, eval_episodes=2, out=str(runs / "push"),
-                       sac=SACConfig(hidden=(64, 64), auto_alpha=False, init_alpha=0.1), **common)
+                       warmup_steps=b.push_warmup, batch_size=b.push_batch, eval_episodes=2, out=str(runs / "push"),
+                       sac=SACConfig(hidden=b.push_hidden), **common)
     train_run(push)
     add_run(lib, push.out, ["push-x", "push-y"], tags=["demo", "pusher"], keep_buffer=True,
             command="softskills demo: pretrain --skills 2")
