@@ -151,6 +151,7 @@ def test_trainer_fast_path_equals_plain_run(tmp_path: Path, policy: str) -> None
         return t
 
     plain, fast = run(False), run(True)
+    assert (plain.agent.fast_path, fast.agent.fast_path) == (False, True)  # the flag reached the agent
     assert fast.num_updates == plain.num_updates == 60
     assert_same(params(plain), params(fast))
     assert torch.equal(plain.buffer.flat, fast.buffer.flat)
