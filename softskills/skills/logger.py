@@ -18,14 +18,21 @@ class Logger:
         tensorboard: also write TensorBoard events (``run_dir/tb``).
         flush_every_s: flush the CSV at most this often, so a running job's ``progress.csv``
             can be read (for example by ``softskills plot``) while it trains.
+        keep_until: rows of an existing ``progress.csv`` logged after this step are dropped
+            first: ``0`` for a run that starts afresh (``--overwrite``), the checkpoint's step
+            for a resumed one (rows a killed run logged after its last checkpoint). ``None``
+            keeps every row.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, flush_every_s: float = 10.0) -> None:
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True, flush_every_s: float = 10.0,
+                 keep_until: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.flush_every_s = flush_every_s
         self._last_flush = time.monotonic()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / "progress.csv"
+        if keep_until is not None:
+            _trim(path, keep_until)
         new = not path.exists()
         self._file = open(path, "a", newline="")
         self._csv = csv.writer(self._file)
@@ -63,6 +70,29 @@ class Logger:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _trim(path: Path, keep_until: int) -> None:
+    """Drop the rows of ``path`` logged after step ``keep_until`` (and torn lines), atomically."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = []
+    for row in rows[1:]:
+        try:
+            if len(row) == 3 and int(row[0]) <= keep_until:
+                kept.append(row)
+        except ValueError:
+            continue
+    if len(kept) == len(rows) - 1:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "key", "value"])
+        w.writerows(kept)
+    os.replace(tmp, path)
 
 
 def read_csv(run_dir: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:

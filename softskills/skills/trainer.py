@@ -200,7 +200,7 @@ class Trainer:
     def train(self) -> dict[str, float]:
         """Run until ``cfg.steps`` steps; returns final metrics (prints nothing else)."""
         cfg = self.cfg
-        logger = Logger(self.run_dir, tensorboard=cfg.tensorboard)
+        logger = Logger(self.run_dir, tensorboard=cfg.tensorboard, keep_until=self.step)
         if self.step == 0:
             logger.text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
                 f"|{k}|{v}|" for k, v in config_to_dict(cfg).items()))
