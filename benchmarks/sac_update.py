@@ -32,7 +32,7 @@ WARMUP = 10  # untimed updates before the rounds
 
 
 def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool,
-                    flow_st_hidden: tuple[int, ...] = (), fast_path: bool = True,
+                    flow_st_hidden: tuple[int, ...] = TrainConfig.flow_st_hidden, fast_path: bool = True,
                     compile: bool = False) -> tuple[Callable[[], object], torch.nn.Module]:
     """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer, and its agent.
 
@@ -109,8 +109,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--no-graph", action="store_true", help="on CUDA, run the update eagerly")
     p.add_argument("--no-sb3", action="store_true", help="skip the Stable-Baselines3 peer")
-    p.add_argument("--flow-st-hidden", type=int, nargs="*", default=[],
-                   help="Real-NVP s/t-net hidden widths (default: one layer of |A| units)")
+    p.add_argument("--flow-st-hidden", type=int, nargs="*", default=None,
+                   help="Real-NVP s/t-net hidden widths (default: TrainConfig's, 64 units; "
+                        "no value: one layer of |A| units, the original's)")
     p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
     p.add_argument("--no-fast-path", action="store_true", help="time the plain route (TrainConfig.fast_path=False)")
     p.add_argument("--compile", action="store_true", help="time the torch.compile'd update (TrainConfig.compile)")
@@ -126,7 +127,7 @@ def main() -> None:
             sb3 = make_sb3()
         except ImportError:
             print("stable-baselines3 is not installed (pip install -e .[bench]); skipping the peer")
-    st = tuple(a.flow_st_hidden)
+    st = TrainConfig.flow_st_hidden if a.flow_st_hidden is None else tuple(a.flow_st_hidden)
     fast = not a.no_fast_path
     ours_step, ours_agent = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st,
                                             fast, a.compile)

@@ -44,15 +44,16 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="runs/flow_policy")
     p.add_argument("--progress", action="store_true", help="show progress bars")
-    p.add_argument("--st-hidden", type=int, nargs="*", default=[],
-                   help="Real-NVP s/t-net hidden widths (default: one layer of |A| units, the original's)")
+    p.add_argument("--st-hidden", type=int, nargs="*", default=None,
+                   help="Real-NVP s/t-net hidden widths (default: TrainConfig's, one layer of 64 units; "
+                        "no value: one layer of |A| units, the original's)")
     p.add_argument("--jobs", type=int, default=1, choices=(1, 2),
                    help="2 trains both policies at once in two processes, one CPU thread each")
     a = p.parse_args()
     base = TrainConfig(
         env=a.env, steps=a.steps, seed=a.seed, device=a.device, warmup_steps=10_000, eval_every=10_000,
         eval_episodes=5, log_every=1_000, checkpoint_every=50_000, progress=a.progress,
-        threads=1 if a.jobs == 2 else 0, flow_st_hidden=tuple(a.st_hidden),
+        threads=1 if a.jobs == 2 else 0, flow_st_hidden=TrainConfig.flow_st_hidden if a.st_hidden is None else tuple(a.st_hidden),
     )
     if a.quick:
         base = dataclasses.replace(base, steps=300, warmup_steps=100, eval_every=0, eval_episodes=1,

@@ -109,9 +109,11 @@ class TrainConfig:
     """Real-NVP: number of affine coupling layers."""
     flow_embed_hidden: tuple[int, ...] = (256, 256)
     """Real-NVP: hidden widths of the observation embedding (its output is 2|A|)."""
-    flow_st_hidden: tuple[int, ...] = ()
-    """Real-NVP: hidden widths of every s- and t-net; empty means one layer of |A| tanh units
-    (the original's)."""
+    flow_st_hidden: tuple[int, ...] = (64,)
+    """Real-NVP: hidden widths of every s- and t-net. The default, one layer of 64 tanh units, was
+    settled on HalfCheetah-v5 over 5 seeds (README, "Real-NVP vs Gaussian"): it ended 4.7% above
+    the Gaussian policy where the original's |A| units ended 5.9% below. Empty means one layer of
+    |A| units, the original's (``--flow-st-hidden`` with no value)."""
     flow_scale_clamp: float | None = 5.0
     """Real-NVP: soft bound c of each coupling's log-scale, ``log sigma = c tanh(s / c)``;
     ``None`` gives the original's unbounded ``exp(s)``."""

@@ -82,11 +82,11 @@ def test_graphed_sql_update_has_no_host_sync_and_copies_the_target() -> None:
     obs = torch.randn(2, 1000, 5, device="cuda")
     act = torch.rand(2, 1000, 2, device="cuda") * 2 - 1
     buf.add(obs, act, -(act**2).sum(-1), torch.randn_like(obs), torch.ones(2, 1000, device="cuda"))
-    step = GraphedUpdate(agent, buf, 64)  # 3 eager warm-up updates
+    step = GraphedUpdate(agent, buf, 64)  # its 3 eager warm-up updates are undone
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        for _ in range(17):  # updates 4..20: the hard copy happens in the graph at 10 and 20
+        for _ in range(20):  # updates 1..20: the hard copy happens in the graph at 10 and 20
             losses = step()
     finally:
         torch.cuda.set_sync_debug_mode("default")
