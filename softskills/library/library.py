@@ -26,9 +26,9 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 from torch import Tensor, nn
@@ -63,6 +63,21 @@ LOCK_FILE = "library.lock"
 """The lock file's name in a library."""
 SKILLS_DIR = "skills"
 """The directory of skill run directories in a library."""
+
+
+class _Pending(NamedTuple):
+    """One skill of :meth:`SkillLibrary.add_many`, checked and loaded, not yet written."""
+
+    name: str
+    tensors: dict[str, Tensor]
+    meta: dict[str, Any]
+    buffer: Any
+    attrs: dict[str, Any]
+    info: dict[str, Any]
+    lower_ref: str
+    stacked_on: str | None
+    parts: dict[str, float]
+    bounds: dict[str, Any] | None
 
 
 class SkillLibrary:
@@ -363,6 +378,52 @@ class SkillLibrary:
             LibraryError: an invalid name, kind, tag or weight; a name already taken; a corrupt run;
                 an unknown or mismatched lower layer or constituent; a dimension mismatch.
         """
+        return self.add_many([dict(name=name, run_dir=run_dir, kind=kind, tags=tags, command=command,
+                                   stacked_on=stacked_on, composed_from=composed_from, bounds=bounds,
+                                   keep_buffer=keep_buffer, source=source)])[0]
+
+    def add_many(self, entries: Sequence[Mapping[str, Any]]) -> list[SkillRecord]:
+        """Add several skills in one commit: afterwards the library lists all of them or none.
+
+        Each entry holds :meth:`add`'s arguments (``name`` and ``run_dir``, and any of its keyword
+        arguments). Every skill is checked and its directory written first; ``graph.json`` is
+        replaced once, at the end, so a writer killed at any moment leaves the previous library (the
+        directories it wrote are unlisted leftovers that the next writer deletes). An entry may be
+        stacked on, or composed from, an earlier entry of the same call.
+
+        Raises:
+            LibraryError: as :meth:`add`, for any entry (naming its skill), or a name given twice;
+                nothing is added then.
+        """
+        names = [e.get("name") for e in entries]
+        twice = sorted({n for n in names if names.count(n) > 1}, key=str)
+        if twice:
+            raise LibraryError(f"skill name(s) {twice} given more than once")
+        prepared = [self._prepare(**e) for e in entries]
+        with self.lock():
+            g = self._read_graph()
+            self._collect_leftovers(g)
+            new = g.copy()
+            for item in prepared:
+                self._stage(new, item)
+            write_atomic(self.graph_path, graph_to_bytes(new))  # the commit point
+        return [self._record(new, item.name) for item in prepared]
+
+    def _prepare(
+        self,
+        name: str,
+        run_dir: str | os.PathLike[str],
+        *,
+        kind: str | None = None,
+        tags: Iterable[str] = (),
+        command: str = "",
+        stacked_on: str | None = None,
+        composed_from: Mapping[str, float] | None = None,
+        bounds: Mapping[str, Any] | None = None,
+        keep_buffer: bool = False,
+        source: str | None = None,
+    ) -> _Pending:
+        """Check one skill's arguments and load its run (no lock needed: nothing is written)."""
         check_name(name)
         tag_list = check_tags(tags, name)
         if not isinstance(command, str):
@@ -374,7 +435,6 @@ class SkillLibrary:
         if keep_buffer and buffer is None:
             raise LibraryError(f"cannot keep the replay buffer of skill {name!r}: its run {run_dir} was saved "
                                "without one (save_buffer=False)")
-        attrs = node_attrs(meta, name)
         lower_ref = lower_reference(meta)
         kind = infer_kind(name, kind, lower_ref, composed_from, meta)
         parts = check_weights(name, composed_from) if kind == "composed" else {}
@@ -389,39 +449,40 @@ class SkillLibrary:
         if stacked_on is not None and kind != "stacked":
             raise LibraryError(f"skill {name!r}: stacked_on={stacked_on!r} was given, but the run is {kind} "
                                "(it was not trained with stack_on)")
-        with self.lock():
-            g = self._read_graph()
-            if name in g:
-                raise LibraryError(f"skill {name!r} already exists in library {self.path}; remove it first")
-            self._collect_leftovers(g)
-            new = g.copy()
-            uid = uuid.uuid4().hex
-            chain: list[str] = []
-            lower_tensors: dict[str, Tensor] | None = None
-            if kind == "stacked":
-                lower, lower_tensors = self._resolve_lower(g, name, lower_ref, stacked_on)
-                chain = self._chain(g, lower)
-                cfg = meta["config"]
-                new.add_edge(name, lower, kind="stacked_on", stack_skill=cfg.get("stack_skill", 0),
-                             repeat=cfg.get("repeat", 1), adapter=(meta.get("run_info") or {}).get("lower_adapter"))
-            for part, weight in parts.items():
-                self._node(g, part)
-                new.add_edge(name, part, kind="composed_from", weight=weight)
-            info = {"kind": kind, "has_buffer": bool(keep_buffer), "tags": tag_list, "command": command, "softskills_version": softskills.__version__,
-                    "source": source or str(Path(run_dir).expanduser().absolute()), "uid": uid,
-                    "added": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-            new.add_node(name, **attrs, **info, **({"bounds": dict(bounds) if bounds else None}
-                                                    if kind == "composed" else {}))
-            check_graph(new, f"library {self.path}")  # kinds, cycles, dimensions along the new edges
-            if lower_tensors is not None:
-                self._check_same_lower(name, lower_ref, chain[-1], lower_tensors)
-            lib = {"name": name, **info, "stacked_on": chain[-1] if chain else None, "composed_from": parts,
-                   "bounds": new.nodes[name].get("bounds")}
-            save_checkpoint(self.skills_dir / name, skill_tensors(tensors),
-                            library_meta(meta, lib, chain, list(parts), keep_buffer), buffer if keep_buffer else None)
-            self._load_skill(new, name, "cpu")  # the copy loads and is the one the graph will list
-            write_atomic(self.graph_path, graph_to_bytes(new))  # the commit point
-        return self._record(new, name)
+        info = {"kind": kind, "has_buffer": bool(keep_buffer), "tags": tag_list, "command": command,
+                "softskills_version": softskills.__version__,
+                "source": source or str(Path(run_dir).expanduser().absolute()), "uid": uuid.uuid4().hex,
+                "added": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        return _Pending(name, tensors, meta, buffer if keep_buffer else None, node_attrs(meta, name), info,
+                        lower_ref, stacked_on, parts, dict(bounds) if bounds else None)
+
+    def _stage(self, new: nx.DiGraph, item: _Pending) -> None:
+        """Under the lock: add ``item`` to the graph ``new`` and write its verified directory."""
+        name, meta = item.name, item.meta
+        if name in new:
+            raise LibraryError(f"skill {name!r} already exists in library {self.path}; remove it first")
+        before = new.copy()
+        chain: list[str] = []
+        lower_tensors: dict[str, Tensor] | None = None
+        if item.info["kind"] == "stacked":
+            lower, lower_tensors = self._resolve_lower(before, name, item.lower_ref, item.stacked_on)
+            chain = self._chain(before, lower)
+            cfg = meta["config"]
+            new.add_edge(name, lower, kind="stacked_on", stack_skill=cfg.get("stack_skill", 0),
+                         repeat=cfg.get("repeat", 1), adapter=(meta.get("run_info") or {}).get("lower_adapter"))
+        for part, weight in item.parts.items():
+            self._node(before, part)
+            new.add_edge(name, part, kind="composed_from", weight=weight)
+        new.add_node(name, **item.attrs, **item.info,
+                     **({"bounds": item.bounds} if item.info["kind"] == "composed" else {}))
+        check_graph(new, f"library {self.path}")  # kinds, cycles, dimensions along the new edges
+        if lower_tensors is not None:
+            self._check_same_lower(name, item.lower_ref, chain[-1], lower_tensors)
+        lib = {"name": name, **item.info, "stacked_on": chain[-1] if chain else None,
+               "composed_from": item.parts, "bounds": new.nodes[name].get("bounds")}
+        save_checkpoint(self.skills_dir / name, skill_tensors(item.tensors),
+                        library_meta(meta, lib, chain, list(item.parts), item.buffer is not None), item.buffer)
+        self._load_skill(new, name, "cpu")  # the copy loads and is the one the graph will list
 
     def _resolve_lower(self, g: nx.DiGraph, name: str, lower_ref: str, stacked_on: str | None
                        ) -> tuple[str, dict[str, Tensor] | None]:

@@ -72,7 +72,8 @@ def add_run(
 
     A K = 1 run is added as it is; skill k of a K-skill run is first split out into a run of its
     own (:func:`~softskills.library.split.split_run`), so every library skill is one policy with
-    its own Q-functions (and buffer). Each add is atomic; if one fails, those before it stay.
+    its own Q-functions (and buffer). The K skills are added in one commit
+    (:meth:`~softskills.library.SkillLibrary.add_many`): the library lists all of them or none.
 
     Raises:
         LibraryError: a wrong number of names, or an add that fails (naming the skill).
@@ -83,9 +84,7 @@ def add_run(
     kw: dict[str, Any] = dict(tags=list(tags), command=command, keep_buffer=keep_buffer, stacked_on=stacked_on)
     if k == 1:
         return [lib.add(names[0], run_dir, **kw)]
-    records = []
     with tempfile.TemporaryDirectory(prefix="softskills-split-") as tmp:
-        for i, n in enumerate(names):
-            one = split_run(run_dir, i, Path(tmp) / n)
-            records.append(lib.add(n, one, **kw, source=f"{Path(run_dir).expanduser().absolute()}#skill{i}"))
-    return records
+        entries = [dict(name=n, run_dir=split_run(run_dir, i, Path(tmp) / n), **kw,
+                        source=f"{Path(run_dir).expanduser().absolute()}#skill{i}") for i, n in enumerate(names)]
+        return lib.add_many(entries)
