@@ -12,7 +12,7 @@
    ``summary.json`` into ``OUT`` (the library is ``OUT/skills``), print the summary table and
    end with one JSON line of metrics.
 
-Every stage shows a progress bar. Full budgets take about 10 minutes on 2 CPU cores on one
+Every stage shows a progress bar. Full budgets took 670 s (11 min) on a 2-core CPU box on one
 torch thread; ``--quick`` (CI) runs every stage with tiny budgets in well under 2 minutes, and
 its numbers mean nothing.
 """
@@ -96,7 +96,7 @@ class DemoBudget:
 
 
 def demo_budget(quick: bool) -> DemoBudget:
-    """The full budget (about 10 minutes on 2 cores) or the quick one (CI)."""
+    """The full budget (670 s measured on a 2-core CPU box, README) or the quick one (CI)."""
     if quick:
         return DemoBudget(primitive_steps=300, high_steps=150, repeat=5, push_steps=300, push_warmup=100,
                           push_hidden=(32, 32), push_batch=64, extract_steps=50, maze_episodes=5, push_episodes=3,
