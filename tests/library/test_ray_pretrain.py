@@ -39,3 +39,45 @@ def test_ray_pretrain_keeps_good_tasks_and_names_the_failed_one(tmp_path: Path,
     assert good.source == str(tmp_path / "runs" / "good")
     # skill k of a --ray run is the run of seed + k
     assert json.loads((good.path / "checkpoint" / "meta.json").read_text())["config"]["seed"] == 1
+
+
+def test_ray_pretrain_joins_an_existing_cluster_with_address(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`--address` joins a Ray head started beforehand (`ray start --head`), which outlives the command.
+
+    Ray 2.60 starts a head with token authentication unless ``RAY_AUTH_MODE=disabled``; the head
+    here opts out, as a test cannot hand its client the token portably (docs/library.md says how
+    to join a head that uses a token)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env_args = ["--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard=false",
+                "--disable-usage-stats", "--temp-dir", tempfile.mkdtemp(prefix="ss-ray-", dir="/tmp")]
+    # (a short --temp-dir: Ray's socket paths under pytest's tmp_path pass the 107-byte AF_UNIX limit)
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    started = subprocess.run([ray_bin, "start", *env_args], capture_output=True, text=True, timeout=120, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        lib = str(tmp_path / "lib")
+        main(["pretrain", "--ray", "--address", f"127.0.0.1:{port}", "--library", lib, "--skills", "2",
+              "--names", "a", "b", "--out", str(tmp_path / "runs"), *TINY])
+        res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert res["skills"] == ["a", "b"] and res["failed"] == {}
+        assert res["ray"] == {"address": f"127.0.0.1:{port}", "tasks": 2}
+        assert SkillLibrary(lib).verify() == ["a", "b"]
+        import ray
+
+        assert not ray.is_initialized()  # the command left the cluster; the cluster itself keeps running
+        status = subprocess.run([ray_bin, "status", "--address", f"127.0.0.1:{port}"], capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
