@@ -59,6 +59,7 @@ import torch
 from softskills import cli
 from softskills.compose.bounds import FitConfig
 from softskills.skills.config import TrainConfig
+from softskills.skills.config_io import config_to_dict
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.loading import load_run
@@ -154,11 +155,33 @@ def train_config(a: argparse.Namespace, b: Budget, goals: list[list[float | None
     return dataclasses.replace(base, algo="sac", policy=a.policy, sac=sac, flow_embed_hidden=b.hidden)
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Train ``cfg``; returns its env steps and updates per skill (read back from the checkpoint) and wall time."""
-    t0 = time.perf_counter()
-    Trainer(cfg).train()
-    wall = time.perf_counter() - t0
+WALL_FILE = "train_wall.json"
+"""Beside a finished run: its training wall time, so that ``--reuse`` can report it."""
+
+
+def finished(cfg: TrainConfig) -> bool:
+    """Whether ``cfg.out`` holds a finished run of exactly ``cfg`` (what ``--reuse`` skips)."""
+    try:
+        _, saved, meta = load_run(cfg.out)
+    except Exception:  # noqa: BLE001 - no run, or an unreadable one: train it
+        return False
+    same = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
+                                              threads=cfg.threads)) == config_to_dict(cfg)
+    return same and int(meta["step"]) >= cfg.steps
+
+
+def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
+    """Train ``cfg`` (or, with ``reuse``, take the finished run of the same config in ``cfg.out``); returns its
+    env steps and updates per skill (read back from the checkpoint) and training wall time."""
+    wall_file = Path(cfg.out) / WALL_FILE
+    if reuse and finished(cfg):
+        wall = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else float("nan")
+        print(f"reusing the finished run {cfg.out} (trained in {wall:.0f} s)", flush=True)
+    else:
+        t0 = time.perf_counter()
+        Trainer(cfg).train()
+        wall = time.perf_counter() - t0
+        wall_file.write_text(json.dumps({"wall_s": wall}) + "\n")
     _, _, meta = load_run(cfg.out)
     return {"run_dir": cfg.out, "skills": cfg.skills, "tasks": cfg.task_kwargs(),
             "env_steps_per_skill": int(meta["step"]), "updates_per_skill": int(meta["num_updates"]),
@@ -320,6 +343,9 @@ def main() -> None:
     p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (200; quick 10)")
     p.add_argument("--out", default="runs/compose_pusher")
     p.add_argument("--quick", action="store_true", help="tiny budgets that exercise every stage (~2 min)")
+    p.add_argument("--reuse", action="store_true",
+                   help="skip training the constituents or the direct tasks where OUT already holds that finished "
+                        "run (same config); the merges, evaluations and bounds are computed again")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")
@@ -334,7 +360,7 @@ def main() -> None:
     t_start = time.perf_counter()
 
     # 1. the four constituents: K = 4 skills in one batched update, saved with their buffers
-    cons = train(train_config(a, b, [g for _, g in CONSTITUENTS], b.steps, vdir / "constituents"))
+    cons = train(train_config(a, b, [g for _, g in CONSTITUENTS], b.steps, vdir / "constituents"), a.reuse)
     print(f"[{variant}] constituents: K = 4, {cons['env_steps_per_skill']:,} env steps and "
           f"{cons['updates_per_skill']:,} updates per skill, {cons['wall_s']:.0f} s", flush=True)
     cons_dist, cons_puck, _ = final_distances(cons["run_dir"], b.episodes, a.eval_seed)
@@ -358,7 +384,7 @@ def main() -> None:
               flush=True)
 
     # 4. the direct tasks: K = 3, with the env steps of their two constituents together
-    direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"))
+    direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
     direct_dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed)
     print(f"[{variant}] direct tasks: K = 3, {direct['env_steps_per_skill']:,} env steps and "
           f"{direct['updates_per_skill']:,} updates per skill, {direct['wall_s']:.0f} s", flush=True)

@@ -158,3 +158,17 @@ def test_compose_pusher_quick_sac_adds_a_column(out_dir: Path, one_thread: None)
     assert "ours (SAC, gaussian), 300 steps, quick" in text
     if (out_dir / "sql" / "results.json").exists():  # after the SQL test
         assert "ours (SQL), 300 steps, quick" in text
+
+
+def test_compose_pusher_reuse_skips_finished_training(out_dir: Path, one_thread: None) -> None:
+    """``--reuse`` after a finished SQL run: no training again (the checkpoints are untouched), the same rows."""
+    if not (out_dir / "sql" / "results.json").exists():
+        run_example(out_dir)
+    first = json.loads((out_dir / "sql" / "results.json").read_text())
+    ckpts = [Path(first[stage]["run_dir"]) / "checkpoint" for stage in ("constituents", "direct")]
+    stamps = [sorted((p.name, p.stat().st_mtime_ns) for p in c.iterdir()) for c in ckpts]
+    m, log = run_example(out_dir, "--reuse")
+    assert sum(line.startswith("reusing the finished run") for line in log) == 2
+    assert [sorted((p.name, p.stat().st_mtime_ns) for p in c.iterdir()) for c in ckpts] == stamps
+    assert m["rows"] == first["rows"]  # the reused runs, merges and evaluations give the same numbers
+    assert m["constituents"]["wall_s"] == first["constituents"]["wall_s"]  # the recorded training time
