@@ -56,6 +56,7 @@ from torch import Tensor, nn
 
 from softskills.compose.composed import ComposedQ
 from softskills.compose.renyi import renyi_half_gaussian, renyi_half_soft_values
+from softskills.compose.slices import policy_skill
 from softskills.compose.union import UnionBuffer
 from softskills.nn import StackedMLP
 from softskills.skills.sql import soft_value_uniform_is
@@ -72,6 +73,7 @@ __all__ = [
     "enumerated_actions",
     "fit_bounds",
     "make_estimator",
+    "next_state_gaps",
     "uniform_actions",
 ]
 
@@ -123,6 +125,8 @@ class DivergenceEstimator(Protocol):
     """
 
     name: str
+    state_only: bool
+    """``g`` depends on the state alone (not on the candidates or Q's), so it can be estimated once per state."""
 
     def gap(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor:
         """``g(s) = sum_i w_i V_i(s) - V_Sigma(s)``, shape ``(N,)``."""
@@ -130,6 +134,10 @@ class DivergenceEstimator(Protocol):
 
     def renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor | None:
         """``D_1/2(pi1||pi2)(s)`` for two constituents, ``(N,)``; ``None`` otherwise."""
+        ...
+
+    def gap_and_renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Both of the above from one evaluation of the policies where the estimator can share it."""
         ...
 
 
@@ -155,6 +163,7 @@ class SoftValueGap:
     weights: Sequence[float]
     alpha: float
     name: str = "soft_values"
+    state_only: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.weights, self.alpha = _check_normalised(self.weights, self.alpha)
@@ -175,6 +184,9 @@ class SoftValueGap:
         da = cand.shape[-1]
         v1, v2, v_half = self._v(q_i[0], da), self._v(q_i[1], da), self._v(0.5 * (q_i[0] + q_i[1]), da)
         return renyi_half_soft_values(v1, v2, v_half, self.alpha)
+
+    def gap_and_renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.gap(obs, cand, q_i), self.renyi_half(obs, cand, q_i)
 
 
 def _skill_rows(policy: nn.Module, obs: Tensor) -> Tensor:
@@ -198,11 +210,15 @@ class GaussianGap:
     weights: Sequence[float]
     alpha: float
     name: str = "gaussian"
+    state_only: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         self.weights, self.alpha = _check_normalised(self.weights, self.alpha)
         if not len(self.policies) == len(self.skills) == len(self.weights):
             raise ValueError("GaussianGap needs one policy, skill and weight per constituent")
+        # Only skill k of each K-skill policy is needed: evaluate a one-skill copy, not all K.
+        self.policies = [policy_skill(p, k) for p, k in zip(self.policies, self.skills)]
+        self.skills = [0] * len(self.policies)
 
     def _params(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         mus, log_stds = [], []
@@ -226,6 +242,9 @@ class GaussianGap:
             return None
         mu, log_std = self._params(obs)
         return renyi_half_gaussian(mu[0], log_std[0].exp(), mu[1], log_std[1].exp())
+
+    def gap_and_renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.gap(obs, cand, q_i), self.renyi_half(obs, cand, q_i)
 
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -286,6 +305,7 @@ class MonteCarloGap:
     samples: int = 64
     seed: int = 0
     name: str = "mc"
+    state_only: bool = field(default=True, init=False)
     generator: torch.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -295,6 +315,10 @@ class MonteCarloGap:
         if self.samples < 1:
             raise ValueError(f"samples must be positive, got {self.samples}")
         self.generator = torch.Generator().manual_seed(self.seed)
+        # Only skill k of each K-skill policy is needed: a one-skill copy costs 1/K of the stack.
+        if self._raw_space():  # Gaussian and Real-NVP policies (others are evaluated whole)
+            self.policies = [policy_skill(p, k) for p, k in zip(self.policies, self.skills)]
+            self.skills = [0] * len(self.policies)
 
     def _raw_space(self) -> bool:
         from softskills.flows.gaussian import GaussianPolicy
@@ -336,6 +360,14 @@ class MonteCarloGap:
         if len(self.policies) != 2:
             return None
         return -2.0 * self._log_integral(self._log_probs(obs), (0.5, 0.5))
+
+    def gap_and_renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``g`` and ``D_1/2`` from the same draws (one set of flow evaluations instead of two)."""
+        lp = self._log_probs(obs)
+        gap = -self.alpha * self._log_integral(lp, self.weights)
+        if len(self.policies) != 2:
+            return gap, None
+        return gap, -2.0 * self._log_integral(lp, (0.5, 0.5))
 
 
 def make_estimator(
@@ -412,6 +444,10 @@ class FitConfig:
     """Hidden widths of each of the three networks."""
     action_samples: int = 32
     """Uniform candidate actions a' per next state (max for C*, importance sampling for pi_Sigma)."""
+    cache_gap: bool = True
+    """Estimate g(s') once per buffer transition before fitting, for estimators of the state alone
+    (Gaussian, Monte Carlo), when the buffer holds fewer transitions than the fit samples; otherwise
+    once per sampled batch. The Monte Carlo estimator is the costly one."""
     seed: int = 0
     """Seed of the networks and of every draw."""
     device: str = "cpu"
@@ -493,13 +529,30 @@ class FittedBounds:
 def _context(
     batch_obs: Tensor, batch_act: Tensor, next_obs: Tensor, terminated: Tensor, q: ComposedQ,
     estimator: DivergenceEstimator, candidates: CandidateFn, gamma: float, gen: torch.Generator,
+    gap: Tensor | None = None,
 ) -> _Context:
     with torch.no_grad():
         cand = candidates(next_obs, gen)
         q_i = q.constituents(next_obs.unsqueeze(1), cand)  # (n, N, M)
         pi = torch.softmax(q.combine(q_i) / q.alpha, dim=-1)
-        gap = estimator.gap(next_obs, cand, q_i)
+        if gap is None:
+            gap = estimator.gap(next_obs, cand, q_i)
     return _Context(batch_obs, batch_act, next_obs, gamma * (1.0 - terminated), cand, pi, gap)
+
+
+def next_state_gaps(buffer: UnionBuffer, estimator: DivergenceEstimator, device: torch.device | str = "cpu",
+                    chunk_size: int = 1024) -> Tensor:
+    """``g(s')`` at every transition's next state, in :meth:`UnionBuffer.all`'s order, ``(len(buffer),)``.
+
+    Only for estimators with ``state_only`` (they ignore the candidates and Q's).
+    """
+    if not getattr(estimator, "state_only", False):
+        raise ValueError(f"the {estimator.name!r} estimator depends on the candidate actions; it cannot be cached")
+    out = []
+    with torch.no_grad():
+        for batch in buffer.iter_batches(chunk_size):
+            out.append(estimator.gap(batch.next_obs[0].to(device), None, None))  # type: ignore[arg-type]
+    return torch.cat(out)
 
 
 def _targets(ctx: _Context, nets: BoundNets, params: Sequence[Tensor]) -> Tensor:
@@ -548,22 +601,33 @@ def fit_bounds(
     nets = BoundNets(q.obs_dim, q.act_dim, config.hidden, config.seed).to(device)
     opt = torch.optim.Adam(nets.parameters(), lr=config.lr)
 
-    def context(batch: Any) -> _Context:
+    def context(batch: Any, gap: Tensor | None = None) -> _Context:
         o, a, no, d = (x[0].to(device) for x in (batch.obs, batch.act, batch.next_obs, batch.terminated))
-        return _context(o, a, no, d, qn, estimator, candidates, gamma, gen)
+        return _context(o, a, no, d, qn, estimator, candidates, gamma, gen, gap)
 
-    whole = config.batch_size >= len(buffer)
-    fixed = context(buffer.all()) if whole else None
-    probe = fixed if whole else context(buffer.sample(min(len(buffer), 1024), gen))
-    changes: list[float] = []
     t0 = time.perf_counter()
+    whole = config.batch_size >= len(buffer)
+    drawn = config.iterations * config.steps_per_iteration * config.batch_size
+    cache = None
+    if config.cache_gap and not whole and getattr(estimator, "state_only", False) and len(buffer) < drawn:
+        cache = next_state_gaps(buffer, estimator, device)
+
+    def sampled(n: int) -> _Context:
+        if cache is None:
+            return context(buffer.sample(n, gen))
+        batch, index = buffer.sample_indexed(n, gen)
+        return context(batch, cache[index.to(cache.device)])
+
+    fixed = context(buffer.all()) if whole else None
+    probe = fixed if whole else sampled(min(len(buffer), 1024))
+    changes: list[float] = []
     with torch.no_grad():
         last = nets(probe.obs, probe.act)
     for _ in range(config.iterations):
         frozen = [p.detach().clone() for p in nets.parameters()]
         y_fixed = _targets(fixed, nets, frozen) if whole else None
         for _ in range(config.steps_per_iteration):
-            ctx = fixed if whole else context(buffer.sample(config.batch_size, gen))
+            ctx = fixed if whole else sampled(config.batch_size)
             y = y_fixed if whole else _targets(ctx, nets, frozen)
             loss = 0.5 * (nets(ctx.obs, ctx.act) - y).square().mean(-1).sum()
             opt.zero_grad(set_to_none=True)
@@ -618,8 +682,7 @@ def bound_statistics(
             cand = candidates(obs, gen)
             q_i = qn.constituents(obs.unsqueeze(1), cand)
             vals = fitted(obs, act)
-            vals["gap"] = estimator.gap(obs, cand, q_i)
-            d = estimator.renyi_half(obs, cand, q_i)
+            vals["gap"], d = estimator.gap_and_renyi_half(obs, cand, q_i)
             if d is not None:
                 vals["renyi_half"] = d
             vals["regret_lower"] = (vals["d_exact"] - vals["c_star"]).clamp_min(0.0)

@@ -117,8 +117,17 @@ class UnionBuffer:
         ``rew`` and ``terminated`` are each constituent's own (the composed reward is not stored).
         ``generator`` is a CPU generator for reproducible draws.
         """
+        return self.sample_indexed(batch_size, generator)[0]
+
+    def sample_indexed(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Batch, Tensor]:
+        """:meth:`sample` and the drawn transitions' positions in :meth:`all`'s order, ``(batch_size,)``.
+
+        The draws are :meth:`sample`'s, so both consume ``generator`` alike.
+        """
         index = [torch.randint(n, (c,), generator=generator) for n, c in zip(self.sizes, self.split(batch_size))]
-        return self._gather(index)
+        offsets = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
+        flat = torch.cat([idx + off for idx, off in zip(index, offsets)])
+        return self._gather(index), flat
 
     def all(self) -> Batch:
         """Every transition once, buffers in order: ``(1, len(self), ...)``."""

@@ -19,6 +19,7 @@ from softskills.compose.bounds import (
     enumerated_actions,
     fit_bounds,
     make_estimator,
+    next_state_gaps,
 )
 from softskills.compose.composed import ComposedQ
 from softskills.compose.renyi import renyi_half_gaussian
@@ -233,3 +234,61 @@ def test_fit_bounds_refuses_inconsistent_settings() -> None:
     assert math.isfinite(fit_bounds(q, buffer, SoftValueGap((0.5, 0.5), 0.5), 0.5,
                                     FitConfig(iterations=1, steps_per_iteration=1, batch_size=4, hidden=(4,),
                                               action_samples=3)).changes[0])
+
+
+class StateOnlyGap:
+    """A deterministic ``g(s)`` of the state alone that counts the states it was asked about."""
+
+    name = "state_only_test"
+    state_only = True
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def gap(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor:
+        self.rows += obs.shape[0]
+        return 0.1 * (obs * torch.arange(1, obs.shape[-1] + 1)).sum(-1)  # differs between states
+
+    def renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor | None:
+        return None
+
+    def gap_and_renyi_half(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> tuple[Tensor, Tensor | None]:
+        return self.gap(obs, cand, q_i), None
+
+
+def test_cached_gaps_give_the_same_fit_with_one_estimate_per_transition() -> None:
+    """With ``cache_gap`` a state-only ``g`` is estimated once per transition, and the fit is unchanged."""
+    mdp = FiniteMDP(seed=1)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    buffer = mdp.buffer()
+    cfg = FitConfig(iterations=3, steps_per_iteration=10, batch_size=16, hidden=(16,), action_samples=4)
+    assert cfg.batch_size < len(buffer) < cfg.iterations * cfg.steps_per_iteration * cfg.batch_size
+    fits, rows = [], []
+    for cache in (True, False):
+        est = StateOnlyGap()
+        fits.append(fit_bounds(q, buffer, est, mdp.gamma, FitConfig(**{**cfg.__dict__, "cache_gap": cache})))
+        rows.append(est.rows)
+    assert rows[0] == len(buffer)  # one estimate per transition, none per batch
+    assert rows[1] == min(len(buffer), 1024) + 30 * 16  # the probe batch, then every step's batch
+    obs, act = mdp.pairs()
+    for name, a, b in zip(("c_star", "d_star", "d_exact"), fits[0](obs, act).values(), fits[1](obs, act).values()):
+        assert float(a.abs().max()) > 1e-3, name  # the gap reached the fit
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_cache_is_refused_for_estimators_that_use_the_candidates() -> None:
+    with pytest.raises(ValueError, match="cannot be cached"):
+        next_state_gaps(FiniteMDP(seed=0).buffer(), SoftValueGap((0.5, 0.5), 1.0))
+
+
+def test_monte_carlo_gap_and_renyi_share_one_set_of_draws() -> None:
+    """``gap_and_renyi_half`` equals ``gap`` and ``renyi_half`` each drawn from the same seed, and K-stacked
+    policies are evaluated through one-skill copies (same numbers as the stack's skill)."""
+    p, obs = gaussian_pair(seed=4)
+    both = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=64, seed=7).gap_and_renyi_half(obs, None, None)
+    gap = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=64, seed=7).gap(obs, None, None)
+    renyi = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=64, seed=7).renyi_half(obs, None, None)
+    torch.testing.assert_close(both[0], gap, rtol=0, atol=0)
+    torch.testing.assert_close(both[1], renyi, rtol=0, atol=0)
+    est = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=8)
+    assert all(q.num_skills == 1 for q in est.policies) and list(est.skills) == [0, 0]

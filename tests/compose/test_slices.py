@@ -1,0 +1,58 @@
+"""``policy_skill``: one skill of a K-stacked policy as a K = 1 policy that computes the same thing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from softskills.compose.slices import policy_skill
+from softskills.flows.gaussian import GaussianPolicy
+from softskills.flows.realnvp import RealNVPPolicy
+
+torch.set_num_threads(1)
+
+
+def policies() -> list[torch.nn.Module]:
+    return [RealNVPPolicy(4, 5, 3, embed_hidden=(16, 16), st_hidden=(8,), seeds=[1, 2, 3, 4]),
+            GaussianPolicy(3, 5, 2, hidden=(16,), seeds=[5, 6, 7])]
+
+
+@pytest.mark.parametrize("policy", policies(), ids=["realnvp", "gaussian"])
+def test_one_skill_copy_samples_and_scores_like_the_stack(policy: torch.nn.Module) -> None:
+    gen = torch.Generator().manual_seed(0)
+    n = policy.num_skills
+    obs = torch.randn(9, 5, generator=gen)
+    noise = torch.randn(n, 9, policy.act_dim, generator=gen)
+    stacked = obs.unsqueeze(0).expand(n, -1, -1)
+    a_all, lp_all = policy.sample(stacked, noise)
+    for k in range(n):
+        one = policy_skill(policy, k)
+        assert one.num_skills == 1 and one is not policy
+        a, lp = one.sample(obs.unsqueeze(0), noise[k:k + 1])
+        torch.testing.assert_close(a[0], a_all[k], rtol=0, atol=0)
+        torch.testing.assert_close(lp[0], lp_all[k].detach(), rtol=0, atol=1e-5)
+        torch.testing.assert_close(one.log_prob(obs.unsqueeze(0), a)[0],
+                                   policy.log_prob(stacked, a_all)[k].detach(), rtol=0, atol=1e-5)
+        assert not any(p.requires_grad for p in one.parameters())
+    # Different skills really are different members (the copy does not always take member 0).
+    assert not torch.equal(policy_skill(policy, 0).deterministic(obs[None]),
+                           policy_skill(policy, n - 1).deterministic(obs[None]))
+
+
+def test_a_one_skill_policy_is_returned_as_it_is() -> None:
+    p = GaussianPolicy(1, 5, 2, hidden=(8,))
+    assert policy_skill(p, 0) is p
+
+
+def test_bad_skills_and_policies_are_refused() -> None:
+    p = GaussianPolicy(3, 5, 2, hidden=(8,))
+    with pytest.raises(ValueError, match="skill 3 is out of range for a policy of 3"):
+        policy_skill(p, 3)
+    with pytest.raises(ValueError, match="out of range"):
+        policy_skill(p, -1)
+
+    class Other(torch.nn.Module):
+        num_skills = 2
+
+    with pytest.raises(TypeError, match="GaussianPolicy and RealNVPPolicy"):
+        policy_skill(Other(), 0)
