@@ -222,7 +222,8 @@ def _bounds(parts: Sequence[Constituent], q: ComposedQ, buffer: UnionBuffer, est
         "gamma": gamma, "estimator": est.name, "estimator_reason": why, "theorem_setting": theorem,
         "fit": {"iterations": config.iterations, "steps_per_iteration": config.steps_per_iteration,
                 "gradient_steps": fitted.gradient_steps, "wall_time_s": fitted.wall_time_s,
-                "action_samples": config.action_samples, "last_changes": fitted.changes[-3:]},
+                "action_samples": config.action_samples, "fixed_contexts": config.fixed_contexts,
+                "truncation": fitted.truncation, "last_changes": fitted.changes[-3:]},
         "stats": stats,
     }
 
