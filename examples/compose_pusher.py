@@ -33,8 +33,8 @@ Full-mode budgets (originals.md §2.4-2.5): seed 1, 500k env steps per constitue
 direct task), 300-step episodes, reward scale 1, alpha 1, batch 128, (128, 128) networks, lr 3e-4,
 K = M = 16 particles, hard target copy every 1000 updates, gamma 0.99, one update per env step,
 1000 uniform warm-up steps (not stated by the original); extraction seed 0, 10k gradient steps,
-batch 128, M = 16, SVGD ratio 0.5, lr 3e-4; bounds with the default FitConfig (50 x 200 Adam
-steps, (256, 256), 32 candidate actions); 100 evaluation episodes (Fig. 6.1 shows 100). SAC uses
+batch 128, M = 16, SVGD ratio 0.5, lr 3e-4; bounds with the default FitConfig (300 iterations of
+50 Adam steps, (64, 64), 16 candidate actions, contexts fixed per transition); 100 evaluation episodes (Fig. 6.1 shows 100). SAC uses
 the same objective: a fixed temperature alpha = 1, reward scale 1 (so that the constituents share
 the temperature the bounds are stated for), Polyak tau 5e-3.
 ``--quick``: 300 env steps per constituent skill, 100 warm-up, batch 32, (32, 32) networks,
@@ -123,7 +123,7 @@ def budget(a: argparse.Namespace) -> Budget:
     else:
         b = Budget(steps=500_000, extract_steps=10_000, episodes=100, hidden=(128, 128), batch_size=128,
                    warmup_steps=1000, particles=16, target_interval=1000, log_every=10_000, eval_every=25_000,
-                   eval_episodes=5, checkpoint_every=100_000, fit=FitConfig(device=a.device))
+                   eval_episodes=5, checkpoint_every=25_000, fit=FitConfig(device=a.device))
     fit = dataclasses.replace(b.fit, **{k: v for k, v in (("iterations", a.fit_iterations),
                                                            ("steps_per_iteration", a.fit_steps)) if v is not None})
     b = dataclasses.replace(b, fit=fit, **{k: v for k, v in (("steps", a.steps), ("extract_steps", a.extract_steps),
@@ -159,29 +159,53 @@ WALL_FILE = "train_wall.json"
 """Beside a finished run: its training wall time, so that ``--reuse`` can report it."""
 
 
-def finished(cfg: TrainConfig) -> bool:
-    """Whether ``cfg.out`` holds a finished run of exactly ``cfg`` (what ``--reuse`` skips)."""
+def saved_step(cfg: TrainConfig) -> int | None:
+    """The env steps of the run of exactly ``cfg`` (its total ``steps`` aside) saved in ``cfg.out``; ``None``
+    when there is no readable run of that config there."""
     try:
         _, saved, meta = load_run(cfg.out)
     except Exception:  # noqa: BLE001 - no run, or an unreadable one: train it
-        return False
+        return None
     same = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
-                                              threads=cfg.threads)) == config_to_dict(cfg)
-    return same and int(meta["step"]) >= cfg.steps
+                                              threads=cfg.threads, resume=cfg.resume)) == config_to_dict(cfg)
+    return int(meta["step"]) if same else None
+
+
+def finished(cfg: TrainConfig) -> bool:
+    """Whether ``cfg.out`` holds a finished run of exactly ``cfg`` (what ``--reuse`` skips)."""
+    step = saved_step(cfg)
+    return step is not None and step >= cfg.steps
 
 
 def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
-    """Train ``cfg`` (or, with ``reuse``, take the finished run of the same config in ``cfg.out``); returns its
-    env steps and updates per skill (read back from the checkpoint) and training wall time."""
+    """Train ``cfg`` (or, with ``reuse``, take the finished run of the same config in ``cfg.out``, or continue
+    an unfinished one from its last checkpoint); returns its env steps and updates per skill (read back from
+    the checkpoint) and training wall time (summed over the sessions that trained it, when each of them
+    finished or checkpointed: ``WALL_FILE`` keeps the seconds up to the last checkpoint)."""
     wall_file = Path(cfg.out) / WALL_FILE
-    if reuse and finished(cfg):
+    step = saved_step(cfg) if reuse else None
+    if step is not None and step >= cfg.steps:
         wall = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else float("nan")
         print(f"reusing the finished run {cfg.out} (trained in {wall:.0f} s)", flush=True)
     else:
+        before = 0.0
+        if step is not None:  # an unfinished run of this config: continue it (exact: the buffer is saved)
+            before = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else float("nan")
+            print(f"resuming {cfg.out} at {step:,} of {cfg.steps:,} env steps", flush=True)
+            cfg = dataclasses.replace(cfg, resume=True, overwrite=False)
         t0 = time.perf_counter()
-        Trainer(cfg).train()
-        wall = time.perf_counter() - t0
-        wall_file.write_text(json.dumps({"wall_s": wall}) + "\n")
+        trainer = Trainer(cfg)
+        save = trainer.save
+
+        def save_and_time() -> Path:  # the wall time up to each checkpoint survives a kill
+            path = save()
+            wall_file.write_text(json.dumps({"wall_s": before + time.perf_counter() - t0, "step": trainer.step}) + "\n")
+            return path
+
+        trainer.save = save_and_time  # type: ignore[method-assign]
+        trainer.train()
+        wall = before + time.perf_counter() - t0
+        wall_file.write_text(json.dumps({"wall_s": wall, "step": cfg.steps}) + "\n")
     _, _, meta = load_run(cfg.out)
     return {"run_dir": cfg.out, "skills": cfg.skills, "tasks": cfg.task_kwargs(),
             "env_steps_per_skill": int(meta["step"]), "updates_per_skill": int(meta["num_updates"]),
@@ -339,13 +363,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1, help="training seed (the original's pretraining: 1)")
     p.add_argument("--extract-seed", type=int, default=0, help="extraction seed (the original's combination: 0)")
     p.add_argument("--eval-seed", type=int, default=10_000, help="episode e of every evaluation resets with this + e")
-    p.add_argument("--fit-iterations", type=int, default=None, help="bounds: fitted iterations (50; quick 2)")
-    p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (200; quick 10)")
+    p.add_argument("--fit-iterations", type=int, default=None, help="bounds: fitted iterations (300; quick 2)")
+    p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (50; quick 10)")
     p.add_argument("--out", default="runs/compose_pusher")
     p.add_argument("--quick", action="store_true", help="tiny budgets that exercise every stage (~2 min)")
     p.add_argument("--reuse", action="store_true",
                    help="skip training the constituents or the direct tasks where OUT already holds that finished "
-                        "run (same config); the merges, evaluations and bounds are computed again")
+                        "run (same config), and continue one that a killed session left unfinished from its last "
+                        "checkpoint (every 25k steps); the merges, evaluations and bounds are computed again")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")

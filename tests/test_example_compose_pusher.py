@@ -172,3 +172,58 @@ def test_compose_pusher_reuse_skips_finished_training(out_dir: Path, one_thread:
     assert [sorted((p.name, p.stat().st_mtime_ns) for p in c.iterdir()) for c in ckpts] == stamps
     assert m["rows"] == first["rows"]  # the reused runs, merges and evaluations give the same numbers
     assert m["constituents"]["wall_s"] == first["constituents"]["wall_s"]  # the recorded training time
+
+
+def load_example():  # type: ignore[no-untyped-def]
+    """The example as a module (its functions, without running ``main``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compose_pusher_example", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A stage killed after a checkpoint (a session that ended) continues from it with ``--reuse``, and the
+    recorded wall time adds the killed session's seconds up to that checkpoint."""
+    import argparse
+    import dataclasses
+
+    from softskills.skills.trainer import Trainer
+
+    ex = load_example()
+    a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
+                           fit_steps=None, algo="sac", policy="gaussian", seed=1, device="cpu", threads=1,
+                           progress=False)
+    cfg = dataclasses.replace(ex.train_config(a, ex.budget(a), [[-1, None], [None, -1]], 300, tmp_path / "stage"),
+                              checkpoint_every=100)
+    env_step = Trainer._env_step
+
+    def killed_at_150(self, logger):  # type: ignore[no-untyped-def]
+        if self.step == 150:
+            raise KeyboardInterrupt
+        return env_step(self, logger)
+
+    monkeypatch.setattr(Trainer, "_env_step", killed_at_150)
+    with pytest.raises(KeyboardInterrupt):
+        ex.train(cfg)
+    monkeypatch.undo()
+    wall_file = tmp_path / "stage" / ex.WALL_FILE
+    first = json.loads(wall_file.read_text())
+    assert first["step"] == 100 and first["wall_s"] > 0  # written with the checkpoint at step 100
+    assert ex.saved_step(cfg) == 100 and not ex.finished(cfg)
+
+    wall_file.write_text(json.dumps({"wall_s": 1000.0, "step": 100}))  # a long first session, to tell the sum
+    capsys.readouterr()
+    t0 = time.perf_counter()
+    res = ex.train(cfg, reuse=True)
+    elapsed = time.perf_counter() - t0
+    assert "at 100 of 300 env steps" in capsys.readouterr().out
+    assert res["env_steps_per_skill"] == 300 and res["updates_per_skill"] == 300 - 100  # 100 warm-up steps
+    done = json.loads(wall_file.read_text())
+    assert done["step"] == 300 and 1000.0 < done["wall_s"] <= 1000.0 + elapsed and res["wall_s"] == done["wall_s"]
+    again = ex.train(cfg, reuse=True)  # now finished: reused, not trained
+    assert "reusing the finished run" in capsys.readouterr().out and again["wall_s"] == done["wall_s"]
