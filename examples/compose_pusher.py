@@ -160,15 +160,19 @@ WALL_FILE = "train_wall.json"
 
 
 def saved_step(cfg: TrainConfig) -> int | None:
-    """The env steps of the run of exactly ``cfg`` (its total ``steps`` aside) saved in ``cfg.out``; ``None``
-    when there is no readable run of that config there."""
+    """The env steps of the run saved in ``cfg.out`` if it is ``cfg``'s run, trained up to at most
+    ``cfg.steps``: the same config but for its total ``steps`` (a finished 100k run continues to a 500k
+    budget exactly as a straight run would; nothing in the training depends on the total). ``None`` when
+    there is no readable run of that config there, or it trained beyond ``cfg.steps``."""
     try:
         _, saved, meta = load_run(cfg.out)
     except Exception:  # noqa: BLE001 - no run, or an unreadable one: train it
         return None
     same = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
-                                              threads=cfg.threads, resume=cfg.resume)) == config_to_dict(cfg)
-    return int(meta["step"]) if same else None
+                                              threads=cfg.threads, resume=cfg.resume,
+                                              steps=cfg.steps)) == config_to_dict(cfg)
+    step = int(meta["step"])
+    return step if same and step <= cfg.steps else None
 
 
 def finished(cfg: TrainConfig) -> bool:
@@ -370,7 +374,8 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true",
                    help="skip training the constituents or the direct tasks where OUT already holds that finished "
                         "run (same config), and continue one that a killed session left unfinished from its last "
-                        "checkpoint (every 25k steps); the merges, evaluations and bounds are computed again")
+                        "checkpoint (every 25k steps), or a finished one to a larger --steps; the merges, "
+                        "evaluations and bounds are computed again")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")

@@ -188,7 +188,8 @@ def load_example():  # type: ignore[no-untyped-def]
 def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A stage killed after a checkpoint (a session that ended) continues from it with ``--reuse``, and the
-    recorded wall time adds the killed session's seconds up to that checkpoint."""
+    recorded wall time adds the killed session's seconds up to that checkpoint; a finished stage continues
+    to a larger budget, and a run longer than the budget is not reused."""
     import argparse
     import dataclasses
 
@@ -227,3 +228,11 @@ def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, m
     assert done["step"] == 300 and 1000.0 < done["wall_s"] <= 1000.0 + elapsed and res["wall_s"] == done["wall_s"]
     again = ex.train(cfg, reuse=True)  # now finished: reused, not trained
     assert "reusing the finished run" in capsys.readouterr().out and again["wall_s"] == done["wall_s"]
+
+    longer = ex.train(dataclasses.replace(cfg, steps=400), reuse=True)  # a larger budget continues the run
+    assert "at 300 of 400 env steps" in capsys.readouterr().out
+    assert longer["env_steps_per_skill"] == 400 and longer["updates_per_skill"] == 400 - 100
+    shorter = ex.train(dataclasses.replace(cfg, steps=200), reuse=True)  # a smaller one cannot: trained afresh
+    out = capsys.readouterr().out
+    assert "resuming" not in out and "reusing" not in out
+    assert shorter["env_steps_per_skill"] == 200 and shorter["updates_per_skill"] == 200 - 100
