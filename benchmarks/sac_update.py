@@ -53,7 +53,7 @@ def make_softskills(skills: int, policy: str, device: str, precision: str, graph
     if device.startswith("cuda") and graph:
         from softskills.skills.graph import GraphedUpdate
 
-        step: Callable[[], object] = GraphedUpdate(agent, buf, BATCH)
+        step: Callable[[], object] = GraphedUpdate(agent, buf, BATCH, compile=compile)
     elif compile:
         step = lambda: agent.compiled_update(buf.sample(BATCH))  # noqa: E731
     else:

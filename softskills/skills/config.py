@@ -96,7 +96,8 @@ class TrainConfig:
     ``SACAgent.compiled_update``). Not bitwise equal to eager, as fused kernels sum in another
     order (``tests/skills/test_fastpath.py`` states the tolerance). Off by default: on the
     2-core CPU box it is not faster and costs a long first compile (``docs/benchmarks.md``).
-    SAC only; on CUDA the graph-captured update (``graph``) takes precedence."""
+    SAC only; on CUDA with ``graph`` the CUDA graph captures the compiled update (fewer kernels
+    per replay; not yet measured on a GPU)."""
     progress: bool = True
     """Show a progress bar."""
     tensorboard: bool = True

@@ -26,16 +26,25 @@ class GraphedUpdate:
     one, and :attr:`warmup_updates` is 0. Policies with a host-side validation switch (``validate``) have it
     turned off, because a validity check would need a host sync.
 
+    With ``compile`` the graph captures :meth:`SACAgent.compiled_update` instead: the losses and
+    their backward as ``torch.compile`` (inductor) kernels, which fuse the elementwise tails and
+    so launch fewer kernels per replay. The compilation happens in the first warm-up update.
+
     Args:
         agent: an agent with ``update``, ``optimizer`` and ``rebuild_optimizer``.
         buffer: the replay buffer on the same CUDA device.
         batch_size: per-skill batch size.
         warmup: eager updates before capture.
+        compile: capture the compiled update (an agent with ``compiled_update``: SAC).
     """
 
-    def __init__(self, agent: nn.Module, buffer: ReplayBuffer, batch_size: int, warmup: int = 3) -> None:
+    def __init__(self, agent: nn.Module, buffer: ReplayBuffer, batch_size: int, warmup: int = 3,
+                 compile: bool = False) -> None:
         if buffer.device.type != "cuda":
             raise ValueError("GraphedUpdate needs the buffer and agent on a CUDA device")
+        if compile and not hasattr(agent, "compiled_update"):
+            raise ValueError(f"compile needs an agent with compiled_update (SAC), got {type(agent).__name__}")
+        update = agent.compiled_update if compile else agent.update
         policy = getattr(agent, "policy", None)
         if policy is not None and hasattr(policy, "validate"):
             policy.validate = False
@@ -49,7 +58,7 @@ class GraphedUpdate:
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(warmup):
-                agent.update(buffer.sample(batch_size))
+                update(buffer.sample(batch_size))
         torch.cuda.current_stream().wait_stream(side)
         with torch.no_grad():  # undo the warm-up in place: the graph must keep these tensors
             for t, s in zip(agent.state_dict().values(), saved_tensors):
@@ -64,7 +73,7 @@ class GraphedUpdate:
         self.graph = torch.cuda.CUDAGraph()
         agent.optimizer.zero_grad(set_to_none=True)
         with torch.cuda.graph(self.graph):
-            self.losses: dict[str, Tensor] = agent.update(buffer.sample(batch_size))
+            self.losses: dict[str, Tensor] = update(buffer.sample(batch_size))
 
     def __call__(self) -> dict[str, Tensor]:
         """Replay one captured update; returns the static loss tensors (valid until the next replay)."""

@@ -186,7 +186,7 @@ class Trainer:
                 from softskills.skills.graph import GraphedUpdate
 
                 # Warm-up runs on the real tensors and then restores them: no extra updates.
-                self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size)
+                self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size, compile=cfg.compile)
             return self._graphed()
         if cfg.compile:
             return self.agent.compiled_update(self.buffer.sample(cfg.batch_size))
