@@ -617,7 +617,7 @@ def fit_bounds(
     def sampled(n: int) -> _Context:
         if fixed is None:
             return context(buffer.sample(n, gen))
-        return fixed.take(buffer.sample_indexed(n, gen)[1])
+        return fixed.take(buffer.sample_index(n, gen))
 
     probe = fixed if whole else sampled(min(len(buffer), 1024))
     changes: list[float] = []

@@ -117,17 +117,22 @@ class UnionBuffer:
         ``rew`` and ``terminated`` are each constituent's own (the composed reward is not stored).
         ``generator`` is a CPU generator for reproducible draws.
         """
-        return self.sample_indexed(batch_size, generator)[0]
+        return self._gather(self._draw(batch_size, generator))
 
-    def sample_indexed(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[Batch, Tensor]:
-        """:meth:`sample` and the drawn transitions' positions in :meth:`all`'s order, ``(batch_size,)``.
+    def sample_index(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+        """The transitions :meth:`sample` would draw, as positions in :meth:`all`'s order, ``(batch_size,)``.
 
-        The draws are :meth:`sample`'s, so both consume ``generator`` alike.
+        The draws are :meth:`sample`'s, so both consume ``generator`` alike; nothing is gathered.
         """
-        index = [torch.randint(n, (c,), generator=generator) for n, c in zip(self.sizes, self.split(batch_size))]
-        offsets = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
-        flat = torch.cat([idx + off for idx, off in zip(index, offsets)])
-        return self._gather(index), flat
+        offset = 0
+        flat = []
+        for idx, n in zip(self._draw(batch_size, generator), self.sizes):
+            flat.append(idx + offset)
+            offset += n
+        return torch.cat(flat)
+
+    def _draw(self, batch_size: int, generator: torch.Generator | None) -> list[Tensor]:
+        return [torch.randint(n, (c,), generator=generator) for n, c in zip(self.sizes, self.split(batch_size))]
 
     def all(self) -> Batch:
         """Every transition once, buffers in order: ``(1, len(self), ...)``."""
