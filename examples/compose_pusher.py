@@ -49,6 +49,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -175,10 +176,11 @@ def saved_step(cfg: TrainConfig) -> int | None:
     return step if same and step <= cfg.steps else None
 
 
-def finished(cfg: TrainConfig) -> bool:
-    """Whether ``cfg.out`` holds a finished run of exactly ``cfg`` (what ``--reuse`` skips)."""
-    step = saved_step(cfg)
-    return step is not None and step >= cfg.steps
+def write_wall(path: Path, wall_s: float, step: int) -> None:
+    """Write the wall-time sidecar atomically (a kill mid-write leaves the previous one)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"wall_s": wall_s, "step": step}) + "\n")
+    os.replace(tmp, path)
 
 
 def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
@@ -203,13 +205,13 @@ def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
 
         def save_and_time() -> Path:  # the wall time up to each checkpoint survives a kill
             path = save()
-            wall_file.write_text(json.dumps({"wall_s": before + time.perf_counter() - t0, "step": trainer.step}) + "\n")
+            write_wall(wall_file, before + time.perf_counter() - t0, trainer.step)
             return path
 
         trainer.save = save_and_time  # type: ignore[method-assign]
         trainer.train()
         wall = before + time.perf_counter() - t0
-        wall_file.write_text(json.dumps({"wall_s": wall, "step": cfg.steps}) + "\n")
+        write_wall(wall_file, wall, cfg.steps)
     _, _, meta = load_run(cfg.out)
     return {"run_dir": cfg.out, "skills": cfg.skills, "tasks": cfg.task_kwargs(),
             "env_steps_per_skill": int(meta["step"]), "updates_per_skill": int(meta["num_updates"]),
