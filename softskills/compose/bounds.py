@@ -42,7 +42,11 @@ after n iterations a constant ``g`` has reached ``1 - gamma^n`` of its fixed poi
 ``gamma = 0.99`` needs hundreds of iterations (``FittedBounds.truncation`` reports ``gamma^n``).
 By default (``FitConfig.fixed_contexts``) each transition's candidates, ``pi_Sigma`` weights and
 ``g(s')`` are drawn once before fitting, so the constituent critics and the divergence estimator
-run once per transition instead of once per sampled batch. With a buffer no larger than
+run once per transition instead of once per sampled batch. By default (``FitConfig.clip_to_range``)
+the frozen networks' values at ``s'`` are projected onto the ranges the fixed points provably lie in
+(:func:`range_limits`: ``0 <= C*, D_exact <= gamma g_max / (1 - gamma)``), which leaves exact
+iterates unchanged and caps the over-estimates that a max over actions the buffer never took
+feeds back into every later iteration. With a buffer no larger than
 ``batch_size`` every step uses all transitions, which makes the iteration deterministic (this is
 how the tests match the exact tabular answer).
 """
@@ -77,6 +81,7 @@ __all__ = [
     "enumerated_actions",
     "fit_bounds",
     "make_estimator",
+    "range_limits",
     "uniform_actions",
 ]
 
@@ -452,6 +457,13 @@ class FitConfig:
     """Draw each transition's candidates, pi_Sigma weights and g(s') once, before fitting (fitted
     iteration on a fixed sample; memory about N x action_samples x (|A| + 1) floats), instead of
     afresh for every batch (costlier whenever the fit draws more transitions than the buffer holds)."""
+    clip_to_range: bool = True
+    """Project the bootstrapped values of every backup onto the range the fixed points provably lie
+    in: ``C*`` and ``D_exact`` in ``[0, gamma g_max / (1 - gamma)]``, ``D*`` in
+    ``[0, gamma / (1 - gamma)]`` times that, with ``g_max`` the largest ``g(s')`` of the transitions
+    drawn so far (of all of them with fixed contexts). The exact iterates never leave these ranges,
+    so in exact arithmetic the projection changes nothing; in a fit it stops over-estimates at
+    actions the buffer never took (the max over candidates) from compounding past them."""
     seed: int = 0
     """Seed of the networks and of every draw."""
     device: str = "cpu"
@@ -525,6 +537,9 @@ class FittedBounds:
         truncation: ``gamma ** iterations``, the fraction of a constant ``g``'s fixed point that
             the iterates still lack (0 for a converged fit; the bounds are under-estimates by
             about this fraction).
+        ranges: ``(c_max, d_max)``, the upper ends of the ranges ``[0, c_max]`` of ``C*`` and
+            ``D_exact`` and ``[0, d_max]`` of ``D*`` (see ``FitConfig.clip_to_range``), or ``None``
+            without the projection. Calling the fit clamps its values to them.
     """
 
     nets: BoundNets
@@ -536,12 +551,32 @@ class FittedBounds:
     wall_time_s: float
     changes: list[float]
     truncation: float = 0.0
+    ranges: tuple[float, float] | None = None
 
     def __call__(self, obs: Tensor, act: Tensor) -> dict[str, Tensor]:
-        """``{"c_star", "d_star", "d_exact"}`` at ``(obs, act)``."""
+        """``{"c_star", "d_star", "d_exact"}`` at ``(obs, act)`` (clamped to :attr:`ranges` if set)."""
         with torch.no_grad():
             out = self.nets(obs, act)
+            if self.ranges is not None:
+                out = _project(out, *self.ranges)
         return dict(zip(BOUND_NAMES, out))
+
+
+def range_limits(gap_max: float, gamma: float) -> tuple[float, float]:
+    """``(c_max, d_max)``: ``C*, D_exact <= gamma g_max / (1 - gamma) = c_max`` and ``D* <= gamma c_max / (1 - gamma)``.
+
+    By induction over the iterations from 0: if ``C <= c_max`` then ``gamma (g + max C) <= gamma
+    (g_max + c_max) = c_max``; ``D_exact`` averages where ``C*`` maximises, so the same bound holds; and
+    ``gamma (C* + D) <= gamma (c_max + d_max) = d_max``. All three are ``>= 0`` because ``g >= 0``.
+    """
+    c_max = gamma * max(gap_max, 0.0) / (1.0 - gamma)
+    return c_max, gamma * c_max / (1.0 - gamma)
+
+
+def _project(values: Tensor, c_max: float, d_max: float) -> Tensor:
+    """``(3, ...)`` values of C*, D*, D_exact clamped to ``[0, c_max]``, ``[0, d_max]``, ``[0, c_max]``."""
+    hi = torch.tensor([c_max, d_max, c_max], dtype=values.dtype, device=values.device)
+    return torch.minimum(values.clamp_min(0.0), hi.view(3, *([1] * (values.ndim - 1))))
 
 
 def _context(
@@ -556,10 +591,16 @@ def _context(
     return _Context(batch_obs, batch_act, next_obs, gamma * (1.0 - terminated), cand, pi, gap)
 
 
-def _targets(ctx: _Context, nets: BoundNets, params: Sequence[Tensor]) -> Tensor:
-    """The three backups at the context's transitions, with the frozen ``params``: ``(3, N)``."""
+def _targets(ctx: _Context, nets: BoundNets, params: Sequence[Tensor],
+             ranges: tuple[float, float] | None = None) -> Tensor:
+    """The three backups at the context's transitions, with the frozen ``params``: ``(3, N)``.
+
+    With ``ranges`` the frozen networks' values at ``s'`` are first projected onto them (``_project``).
+    """
     with torch.no_grad():
         prev = nets(ctx.next_obs.unsqueeze(1), ctx.cand, params)  # (3, N, M)
+        if ranges is not None:
+            prev = _project(prev, *ranges)
         c_next = prev[0].max(dim=-1).values
         d_next = (ctx.pi * (prev[0] + prev[1])).sum(-1)
         e_next = (ctx.pi * prev[2]).sum(-1)
@@ -602,9 +643,17 @@ def fit_bounds(
     nets = BoundNets(q.obs_dim, q.act_dim, config.hidden, config.seed).to(device)
     opt = torch.optim.Adam(nets.parameters(), lr=config.lr)
 
+    gap_max = [0.0]  # the largest g(s') drawn so far: the projection's range grows with it
+
     def context(batch: Any) -> _Context:
         o, a, no, d = (x[0].to(device) for x in (batch.obs, batch.act, batch.next_obs, batch.terminated))
-        return _context(o, a, no, d, qn, estimator, candidates, gamma, gen)
+        ctx = _context(o, a, no, d, qn, estimator, candidates, gamma, gen)
+        if config.clip_to_range:
+            gap_max[0] = max(gap_max[0], float(ctx.gap.max()))
+        return ctx
+
+    def ranges() -> tuple[float, float] | None:
+        return range_limits(gap_max[0], gamma) if config.clip_to_range else None
 
     t0 = time.perf_counter()
     whole = config.batch_size >= len(buffer)
@@ -625,10 +674,10 @@ def fit_bounds(
         last = nets(probe.obs, probe.act)
     for _ in range(config.iterations):
         frozen = [p.detach().clone() for p in nets.parameters()]
-        y_whole = _targets(fixed, nets, frozen) if whole else None
+        y_whole = _targets(fixed, nets, frozen, ranges()) if whole else None
         for _ in range(config.steps_per_iteration):
             ctx = fixed if whole else sampled(config.batch_size)
-            y = y_whole if whole else _targets(ctx, nets, frozen)
+            y = y_whole if whole else _targets(ctx, nets, frozen, ranges())
             loss = 0.5 * (nets(ctx.obs, ctx.act) - y).square().mean(-1).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -642,7 +691,7 @@ def fit_bounds(
     return FittedBounds(nets=nets, weights=tuple(qn.weights), alpha=qn.alpha, gamma=gamma,
                         estimator=estimator.name, gradient_steps=config.iterations * config.steps_per_iteration,
                         wall_time_s=time.perf_counter() - t0, changes=changes,
-                        truncation=gamma ** config.iterations)
+                        truncation=gamma ** config.iterations, ranges=ranges())
 
 
 # ------------------------------------------------------------------------------------------------

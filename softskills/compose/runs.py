@@ -223,7 +223,10 @@ def _bounds(parts: Sequence[Constituent], q: ComposedQ, buffer: UnionBuffer, est
         "fit": {"iterations": config.iterations, "steps_per_iteration": config.steps_per_iteration,
                 "gradient_steps": fitted.gradient_steps, "wall_time_s": fitted.wall_time_s,
                 "action_samples": config.action_samples, "fixed_contexts": config.fixed_contexts,
-                "truncation": fitted.truncation, "last_changes": fitted.changes[-3:]},
+                "truncation": fitted.truncation, "last_changes": fitted.changes[-3:],
+                "clip_to_range": config.clip_to_range,
+                "range_max": None if fitted.ranges is None else
+                {"c_star": fitted.ranges[0], "d_exact": fitted.ranges[0], "d_star": fitted.ranges[1]}},
         "stats": stats,
     }
 

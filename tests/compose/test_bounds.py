@@ -20,6 +20,7 @@ from softskills.compose.bounds import (
     enumerated_actions,
     fit_bounds,
     make_estimator,
+    range_limits,
 )
 from softskills.compose.composed import ComposedQ
 from softskills.compose.renyi import renyi_half_gaussian
@@ -306,3 +307,63 @@ def test_monte_carlo_gap_and_renyi_share_one_set_of_draws() -> None:
     torch.testing.assert_close(both[1], renyi, rtol=0, atol=0)
     est = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=8)
     assert all(q.num_skills == 1 for q in est.policies) and list(est.skills) == [0, 0]
+
+
+def test_range_projection_changes_nothing_when_the_iterates_stay_in_range() -> None:
+    """On the one-hot MDP (every candidate a buffer action) the fit with the projection equals the one
+    without it bit for bit, and the exact bounds lie inside the reported ranges."""
+    mdp = FiniteMDP(seed=0)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    qn = q.normalised()
+    buffer = mdp.buffer()
+    cfg = FitConfig(iterations=10, steps_per_iteration=50, batch_size=len(buffer), lr=3e-3, hidden=(32, 32))
+    fits = [fit_bounds(q, buffer, SoftValueGap(qn.weights, qn.alpha), mdp.gamma,
+                       dataclasses.replace(cfg, clip_to_range=clip), enumerated_actions(torch.eye(mdp.A)))
+            for clip in (True, False)]
+    assert fits[1].ranges is None
+    c_max, d_max = fits[0].ranges
+    g_max, gamma = float(0.5 * mdp.alpha * mdp.exact.renyi[: mdp.S + 1].max()), mdp.gamma  # every s' is a state < S
+    assert (c_max, d_max) == pytest.approx((gamma * g_max / (1 - gamma), gamma ** 2 * g_max / (1 - gamma) ** 2), rel=1e-5)
+    assert range_limits(g_max, gamma) == pytest.approx((c_max, d_max)) and range_limits(-1.0, gamma) == (0.0, 0.0)
+    assert float(mdp.exact.c_star.max()) <= c_max and float(mdp.exact.d_exact.max()) <= c_max
+    assert float(mdp.exact.d_star.max()) <= d_max
+    for a, b in zip(fits[0].nets.parameters(), fits[1].nets.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_range_projection_caps_maxima_at_actions_the_buffer_never_took() -> None:
+    """A candidate far outside the data (30 e_0) makes the ReLU net extrapolate: without the projection
+    the max over candidates compounds and C*, D*, D_exact leave their provable ranges; with it the raw
+    networks stay inside them (up to the regression's error), and calling the fit clamps to them."""
+    mdp = FiniteMDP(seed=0)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    qn = q.normalised()
+    buffer = mdp.buffer()
+    eye = torch.eye(mdp.A)
+    far = torch.cat([eye, 30.0 * eye[:1]])
+
+    def with_far_action(obs: Tensor, gen: torch.Generator) -> Tensor:
+        return far.unsqueeze(0).expand(obs.shape[0], *far.shape)
+
+    class OneHotGap(SoftValueGap):  # g from the one-hot actions only (the far action has no Q_i meaning)
+        def gap(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor:
+            return super().gap(obs, cand[:, : mdp.A], q_i[:, :, : mdp.A])
+
+    cfg = FitConfig(iterations=15, steps_per_iteration=50, batch_size=len(buffer), lr=3e-3, hidden=(32, 32))
+    raw, fits = {}, {}
+    for clip in (True, False):
+        fits[clip] = fit_bounds(q, buffer, OneHotGap(qn.weights, qn.alpha), mdp.gamma,
+                                dataclasses.replace(cfg, clip_to_range=clip), with_far_action)
+        with torch.no_grad():
+            raw[clip] = fits[clip].nets(*mdp.pairs())  # (3, pairs), not clamped
+    c_max, d_max = fits[True].ranges
+    hi = torch.tensor([c_max, d_max, c_max]).view(3, 1)
+    assert bool((raw[False] > 2.0 * hi).any())  # the unprojected fit ran far out of range
+    assert bool((raw[True] <= 1.05 * hi).all()) and bool((raw[True] >= -0.05 * hi).all())
+    got = fits[True](*mdp.pairs())
+    eps = 1e-6  # the clamp's bounds are rounded to float32
+    assert float(got["c_star"].max()) <= c_max * (1 + eps) and float(got["d_star"].max()) <= d_max * (1 + eps)
+    assert float(got["d_exact"].min()) >= 0.0
+    # Calling a fit clamps to its ranges: the out-of-range unprojected networks, given the ranges.
+    clamped = dataclasses.replace(fits[False], ranges=(c_max, d_max))(*mdp.pairs())
+    torch.testing.assert_close(torch.stack(list(clamped.values())), torch.minimum(raw[False].clamp_min(0.0), hi))
