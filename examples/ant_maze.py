@@ -24,7 +24,8 @@ update. Four methods, each with the same env steps per goal and the same gradien
 Settings are the original's 2018 high level (originals.md §1.6): SAC with layer 128, batch 128,
 tau 1e-2, lr 3e-4, gamma 0.99, reward scale 3 at a fixed temperature 1 (the original had no
 temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8. Flat and fine-tuned
-SAC use one update per 3 env steps, as many as the high level.
+SAC use one update per 3 env steps, as many as the high level. ``--reward-scale`` changes the
+scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
 
 One deviation on purpose: episodes do not end when the torso leaves z ∈ [0.2, 1.0]
 (``terminate_when_unhealthy=False``; ``--terminate-when-unhealthy`` restores it). The shipped
@@ -70,10 +71,11 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     steps = args.env_steps // REPEAT if high else args.env_steps
     warmup = args.warmup // REPEAT if high else args.warmup
     if args.quick:
-        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=3.0, auto_alpha=False, init_alpha=1.0)
+        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False, init_alpha=1.0)
         nets: dict[str, Any] = dict(flow_embed_hidden=(32, 32), flow_st_hidden=(8,), batch_size=32)
     else:
-        sac = SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=3.0, auto_alpha=False, init_alpha=1.0)
+        sac = SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False,
+                        init_alpha=1.0)
         nets = dict(flow_embed_hidden=(128, 128), flow_st_hidden=(8,), batch_size=128)
     if method == "finetune":  # the primitive's own architecture, so its weights fit
         nets.update(flow_embed_hidden=tuple(args.primitive_arch["embed_hidden"]),
@@ -199,6 +201,8 @@ def main() -> None:
     p.add_argument("--eval-only", action="store_true", help="only evaluate and plot the runs in --out")
     p.add_argument("--terminate-when-unhealthy", action="store_true",
                    help="end an episode when the torso leaves z in [0.2, 1.0], as the original (off: see above)")
+    p.add_argument("--reward-scale", type=float, default=3.0,
+                   help="SAC reward scale at the fixed temperature 1 (the original's 3); 30 is temperature 0.1")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -207,6 +211,8 @@ def main() -> None:
     if args.quick:
         args.env_steps, args.warmup, args.episodes = 300, 150, 2
     args.log_every, args.checkpoint_every = (100, 10_000) if args.quick else (3_000, 9_000)
+    if not args.reward_scale > 0:
+        p.error(f"--reward-scale must be positive, got {args.reward_scale}")
     if args.env_steps <= args.warmup:
         p.error(f"--env-steps ({args.env_steps}) must exceed --warmup ({args.warmup})")
     args.primitive_arch = pretrained("ant-velocity").policy.arch
@@ -234,6 +240,7 @@ def main() -> None:
     png = out / "trajectories.png"
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
+               "reward_scale": args.reward_scale,
                "episodes": args.episodes, "repeat": REPEAT, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

@@ -31,7 +31,7 @@ def test_ant_maze_example_quick(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert m["example"] == "ant_maze" and m["quick"] and m["goals"] == [0, 1, 2]
+    assert m["example"] == "ant_maze" and m["quick"] and m["goals"] == [0, 1, 2] and m["reward_scale"] == 3.0
     assert set(m["results"]) == {"hierarchy", "hierarchy-resampled", "finetune", "flat"}
     for name, r in m["results"].items():  # same env steps per goal for every method
         assert r["env_steps_per_goal"] == 300, name
@@ -41,6 +41,7 @@ def test_ant_maze_example_quick(tmp_path: Path) -> None:
     _, meta, _ = load_checkpoint(out / "hierarchy")
     assert meta["config"]["hold_latent"] and not load_checkpoint(out / "hierarchy-resampled")[1]["config"]["hold_latent"]
     assert meta["run_info"]["stacked_on"] == "pretrained:ant-velocity" and meta["config"]["repeat"] == 3
+    assert meta["config"]["sac"]["reward_scale"] == 3.0  # the original's scale at temperature 1
     assert [t["goal"] for t in meta["tasks"]] == [0, 1, 2]
     layers = run_policy(out / "hierarchy").layers
     assert layers[0].source == "pretrained:ant-velocity" and len(layers) == 2
@@ -62,3 +63,17 @@ def test_finetune_starts_exactly_at_the_primitive(tmp_path: Path) -> None:
         ours, _ = trainer.agent.policy.forward(h, obs)
         theirs = torch.cat([prim.forward(h[i:i + 1], obs[i:i + 1, :, :105])[0] for i in range(2)])
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
+    ex = _example()
+    import argparse
+
+    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=30.0, goals=[0, 2], seed=0,
+                              terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
+                              resume=False, primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    for method in ex.METHODS:
+        assert ex.config(method, args, Path("unused")).sac.reward_scale == 30.0, method
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--reward-scale", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--reward-scale must be positive" in proc.stderr
