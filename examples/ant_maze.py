@@ -26,6 +26,9 @@ tau 1e-2, lr 3e-4, gamma 0.99, reward scale 3 at a fixed temperature 1 (the orig
 temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8. Flat and fine-tuned
 SAC use one update per 3 env steps, as many as the high level. ``--reward-scale`` changes the
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
+``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
+the sparse reward. It is **not** the thesis' task; it is there to tell the high level's
+exploration problem apart from what the primitive can do.
 
 One deviation on purpose: episodes do not end when the torso leaves z ∈ [0.2, 1.0]
 (``terminate_when_unhealthy=False``; ``--terminate-when-unhealthy`` restores it). The shipped
@@ -65,6 +68,14 @@ METHODS = ("hierarchy", "hierarchy-resampled", "finetune", "flat")
 REPEAT = 3
 
 
+def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The maze's kwargs: the unhealthy-termination switch, and the progress term only when it is on."""
+    kw: dict[str, Any] = {"terminate_when_unhealthy": args.terminate_when_unhealthy}
+    if args.progress_reward:
+        kw["progress_reward"] = args.progress_reward
+    return kw
+
+
 def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     """The run of one method (all goals as K skills); budgets in env steps per goal."""
     high = method.startswith("hierarchy")
@@ -81,7 +92,7 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
         nets.update(flow_embed_hidden=tuple(args.primitive_arch["embed_hidden"]),
                     flow_st_hidden=tuple(args.primitive_arch["st_hidden"]))
     return TrainConfig(
-        env=ENV, env_kwargs={"terminate_when_unhealthy": args.terminate_when_unhealthy}, tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
+        env=ENV, env_kwargs=env_kwargs(args), tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
         updates_per_step=1.0 if high else 1.0 / REPEAT, seed=args.seed, out=str(out / method), sac=sac,
         stack_on="pretrained:ant-velocity" if high else "", repeat=REPEAT if high else 1,
@@ -203,6 +214,9 @@ def main() -> None:
                    help="end an episode when the torso leaves z in [0.2, 1.0], as the original (off: see above)")
     p.add_argument("--reward-scale", type=float, default=3.0,
                    help="SAC reward scale at the fixed temperature 1 (the original's 3); 30 is temperature 0.1")
+    p.add_argument("--progress-reward", type=float, default=0.0,
+                   help="weight w of a dense progress term w*(d_t - d_t+1) added to the sparse reward "
+                        "(not in the original; 0, the default, is the thesis' sparse task; see the env's docstring)")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -213,6 +227,8 @@ def main() -> None:
     args.log_every, args.checkpoint_every = (100, 10_000) if args.quick else (3_000, 9_000)
     if not args.reward_scale > 0:
         p.error(f"--reward-scale must be positive, got {args.reward_scale}")
+    if not (np.isfinite(args.progress_reward) and args.progress_reward >= 0):
+        p.error(f"--progress-reward must be a finite number >= 0, got {args.progress_reward}")
     if args.env_steps <= args.warmup:
         p.error(f"--env-steps ({args.env_steps}) must exceed --warmup ({args.warmup})")
     args.primitive_arch = pretrained("ant-velocity").policy.arch
@@ -240,7 +256,7 @@ def main() -> None:
     png = out / "trajectories.png"
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
-               "reward_scale": args.reward_scale,
+               "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
                "episodes": args.episodes, "repeat": REPEAT, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

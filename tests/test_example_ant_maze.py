@@ -70,10 +70,33 @@ def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
     import argparse
 
     args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=30.0, goals=[0, 2], seed=0,
-                              terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
+                              progress_reward=0.0, terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
                               resume=False, primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     for method in ex.METHODS:
         assert ex.config(method, args, Path("unused")).sac.reward_scale == 30.0, method
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--reward-scale", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--reward-scale must be positive" in proc.stderr
+
+
+def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refused() -> None:
+    ex = _example()
+    import argparse
+
+    import gymnasium
+
+    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
+                              progress_reward=0.0, terminate_when_unhealthy=False, log_every=100,
+                              checkpoint_every=1000, progress=False, resume=False,
+                              primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    for method in ex.METHODS:  # off: the env kwargs of the sparse runs stay as they were
+        assert json.loads(ex.config(method, args, Path("unused")).env_kwargs) == {"terminate_when_unhealthy": False}
+    args.progress_reward = 50.0
+    for method in ex.METHODS:
+        cfg = ex.config(method, args, Path("unused"))
+        assert json.loads(cfg.env_kwargs) == {"terminate_when_unhealthy": False, "progress_reward": 50.0}, method
+    env = gymnasium.make(ex.ENV, goal=0, **json.loads(cfg.env_kwargs))
+    assert env.unwrapped.progress_reward == 50.0
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--progress-reward", "-1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--progress-reward must be a finite number >= 0" in proc.stderr

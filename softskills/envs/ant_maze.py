@@ -113,6 +113,12 @@ class AntMazeEnv(AntCore):
         goal: index into ``goals``.
         goal_reward: reward on reaching the goal.
         goal_radius: the goal is reached strictly inside this distance.
+        progress_reward: weight ``w`` of an optional dense term ``w·(d_t − d_{t+1})``, the
+            progress towards the goal in this step (``d`` the distance of the torso subtree COM
+            to the goal). 0, the default, is the original's sparse task. Not in the original:
+            it is the potential-based shaping of Ng et al. (1999) with ``Φ = −w·d`` and no
+            discount, so over an episode it sums to ``w·(d_0 − d_T)`` and cannot be farmed by
+            circling. With γ < 1 it does not leave the optimal policy exactly unchanged.
         terminate_when_unhealthy: end the episode when the torso height is outside
             ``healthy_z_range``.
         healthy_z_range: healthy torso height range.
@@ -127,6 +133,7 @@ class AntMazeEnv(AntCore):
         goal: int = 0,
         goal_reward: float = 1000.0,
         goal_radius: float = 2.0,
+        progress_reward: float = 0.0,
         terminate_when_unhealthy: bool = True,
         healthy_z_range: tuple[float, float] = HEALTHY_Z_RANGE,
         reset_noise_scale: float = 0.1,
@@ -141,6 +148,9 @@ class AntMazeEnv(AntCore):
             )
         if goal_radius <= 0.0:
             raise ValueError(f"goal_radius must be positive; got {goal_radius}")
+        if not np.isfinite(progress_reward) or progress_reward < 0.0:
+            raise ValueError(f"progress_reward must be a finite number >= 0; got {progress_reward!r}")
+        self.progress_reward = float(progress_reward)
         self.goal_index = int(goal)
         self.goal_position = goals[self.goal_index].copy()
         self.goal_reward = float(goal_reward)
@@ -182,7 +192,12 @@ class AntMazeEnv(AntCore):
         self, action: np.ndarray, xy_velocity: np.ndarray
     ) -> tuple[float, bool, dict[str, Any]]:
         info = self._goal_info()
-        return (self.goal_reward if info["success"] else 0.0), bool(info["success"]), info
+        reward = self.goal_reward if info["success"] else 0.0
+        if self.progress_reward:
+            before = float(np.linalg.norm(self.xy - xy_velocity * self.dt - self.goal_position))
+            info["progress"] = before - info["goal_distance"]
+            reward += self.progress_reward * info["progress"]
+        return reward, bool(info["success"]), info
 
     def _get_reset_info(self) -> dict[str, Any]:
         return {**super()._get_reset_info(), **self._goal_info()}
@@ -195,6 +210,7 @@ class AntCrossMazeEnv(AntMazeEnv):
         goal: index into :data:`CROSS_MAZE_GOALS`.
         goal_reward: reward on reaching the goal.
         goal_radius: arrival radius.
+        progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
         render_mode: as in ``MujocoEnv``.
@@ -205,6 +221,7 @@ class AntCrossMazeEnv(AntMazeEnv):
         goal: int = 0,
         goal_reward: float = 1000.0,
         goal_radius: float = 2.0,
+        progress_reward: float = 0.0,
         terminate_when_unhealthy: bool = True,
         reset_noise_scale: float = 0.1,
         render_mode: str | None = None,
@@ -215,12 +232,13 @@ class AntCrossMazeEnv(AntMazeEnv):
             goal=goal,
             goal_reward=goal_reward,
             goal_radius=goal_radius,
+            progress_reward=progress_reward,
             terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
             render_mode=render_mode,
         )
         utils.EzPickle.__init__(
-            self, goal, goal_reward, goal_radius, terminate_when_unhealthy, reset_noise_scale,
+            self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
             render_mode,
         )  # fmt: skip
 
@@ -232,6 +250,7 @@ class AntSimpleMazeEnv(AntMazeEnv):
         goal: index into :data:`SIMPLE_MAZE_GOALS` (only 0).
         goal_reward: reward on reaching the goal.
         goal_radius: arrival radius.
+        progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
         render_mode: as in ``MujocoEnv``.
@@ -242,6 +261,7 @@ class AntSimpleMazeEnv(AntMazeEnv):
         goal: int = 0,
         goal_reward: float = 1000.0,
         goal_radius: float = 2.0,
+        progress_reward: float = 0.0,
         terminate_when_unhealthy: bool = True,
         reset_noise_scale: float = 0.1,
         render_mode: str | None = None,
@@ -252,11 +272,12 @@ class AntSimpleMazeEnv(AntMazeEnv):
             goal=goal,
             goal_reward=goal_reward,
             goal_radius=goal_radius,
+            progress_reward=progress_reward,
             terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
             render_mode=render_mode,
         )
         utils.EzPickle.__init__(
-            self, goal, goal_reward, goal_radius, terminate_when_unhealthy, reset_noise_scale,
+            self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
             render_mode,
         )  # fmt: skip

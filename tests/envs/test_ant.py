@@ -185,6 +185,36 @@ def test_maze_reward_is_sparse() -> None:
         assert info["goal_distance"] > 2.0
 
 
+def test_progress_reward_is_the_change_in_goal_distance() -> None:
+    """``progress_reward=w`` adds ``w (d_t - d_{t+1})`` each step (a telescoping sum), and only then."""
+    g = CROSS_MAZE_GOALS[2]
+    shaped, sparse = AntCrossMazeEnv(goal=2, progress_reward=10.0), AntCrossMazeEnv(goal=2)
+    total: dict[AntCrossMazeEnv, float] = {}
+    for env in (shaped, sparse):
+        _place(env, 8.0, 0.0, vx=3.0)  # moving east, towards the goal (12, 0)
+        d0 = float(np.linalg.norm(_fresh_com(env)[:2] - g))
+        total[env] = 0.0
+        for _ in range(5):
+            d_before = float(np.linalg.norm(_fresh_com(env)[:2] - g))
+            _, r, terminated, _, info = env.step(ZERO)
+            d_after = float(np.linalg.norm(_fresh_com(env)[:2] - g))
+            assert not terminated
+            if env is shaped:
+                assert info["progress"] == pytest.approx(d_before - d_after, abs=1e-9)
+                assert r == pytest.approx(10.0 * (d_before - d_after), abs=1e-8)
+            else:
+                assert r == 0.0 and "progress" not in info
+            total[env] += r
+        assert d_after < d0 - 0.05  # it did move towards the goal
+        if env is shaped:
+            assert total[env] == pytest.approx(10.0 * (d0 - d_after), abs=1e-7) and total[env] > 0.5
+    with pytest.raises(ValueError, match="progress_reward"):
+        AntCrossMazeEnv(progress_reward=-1.0)
+    with pytest.raises(ValueError, match="progress_reward"):
+        AntCrossMazeEnv(progress_reward=float("nan"))
+    assert pickle.loads(pickle.dumps(shaped)).progress_reward == 10.0
+
+
 def test_observation_layout_contract() -> None:
     """maze obs[:ANT_OBS_DIM] == AntVelocity obs for the same state; obs[-2:] is the COM xy."""
     vel, maze = AntVelocityEnv(), AntCrossMazeEnv(goal=1)
