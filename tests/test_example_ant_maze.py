@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,15 +13,13 @@ from softskills.hierarchy import pretrained, run_policy
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
 from softskills.skills.trainer import Trainer
+from tests.example_module import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _example():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("ant_maze_example", ROOT / "examples" / "ant_maze.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_example("ant_maze")
 
 
 def test_ant_maze_example_quick(tmp_path: Path) -> None:

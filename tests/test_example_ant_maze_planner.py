@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,15 +11,13 @@ import numpy as np
 import pytest
 
 from softskills.hierarchy import pretrained
+from tests.example_module import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _example():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("ant_maze_planner_example", ROOT / "examples" / "ant_maze_planner.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_example("ant_maze_planner")
 
 
 def test_quick_run_writes_png_and_json(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import torch
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.loading import load_run
+from tests.example_module import load_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "compose_pusher.py"
@@ -174,15 +175,9 @@ def test_compose_pusher_reuse_skips_finished_training(out_dir: Path, one_thread:
     assert m["constituents"]["wall_s"] == first["constituents"]["wall_s"]  # the recorded training time
 
 
-def load_example():  # type: ignore[no-untyped-def]
+def _example():  # type: ignore[no-untyped-def]
     """The example as a module (its functions, without running ``main``)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compose_pusher_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_example("compose_pusher")
 
 
 def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, monkeypatch: pytest.MonkeyPatch,
@@ -195,7 +190,7 @@ def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, m
 
     from softskills.skills.trainer import Trainer
 
-    ex = load_example()
+    ex = _example()
     a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
                            fit_steps=None, algo="sac", policy="gaussian", seed=1, device="cpu", threads=1,
                            progress=False)
