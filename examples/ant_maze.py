@@ -66,6 +66,7 @@ from softskills.skills.trainer import Trainer
 ENV = "softskills/AntCrossMaze-v0"
 METHODS = ("hierarchy", "hierarchy-resampled", "finetune", "flat")
 REPEAT = 3
+"""The original's ``control_interval``: env steps per high-level action (``--repeat`` changes it)."""
 
 
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,8 +80,8 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     """The run of one method (all goals as K skills); budgets in env steps per goal."""
     high = method.startswith("hierarchy")
-    steps = args.env_steps // REPEAT if high else args.env_steps
-    warmup = args.warmup // REPEAT if high else args.warmup
+    steps = args.env_steps // args.repeat if high else args.env_steps
+    warmup = args.warmup // args.repeat if high else args.warmup
     if args.quick:
         sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False, init_alpha=1.0)
         nets: dict[str, Any] = dict(flow_embed_hidden=(32, 32), flow_st_hidden=(8,), batch_size=32)
@@ -94,8 +95,8 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     return TrainConfig(
         env=ENV, env_kwargs=env_kwargs(args), tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
-        updates_per_step=1.0 if high else 1.0 / REPEAT, seed=args.seed, out=str(out / method), sac=sac,
-        stack_on="pretrained:ant-velocity" if high else "", repeat=REPEAT if high else 1,
+        updates_per_step=1.0 if high else 1.0 / args.repeat, seed=args.seed, out=str(out / method), sac=sac,
+        stack_on="pretrained:ant-velocity" if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,
         overwrite=not args.resume, resume=args.resume, **nets)
@@ -134,7 +135,7 @@ def train(method: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
         if method == "finetune" and not args.resume:
             init_from_primitive(trainer)
     trainer.train()
-    env_steps = trainer.step * (REPEAT if cfg.stack_on else 1)
+    env_steps = trainer.step * (cfg.repeat if cfg.stack_on else 1)
     return {"env_steps_per_goal": env_steps, "updates": trainer.num_updates, "wall_s": time.perf_counter() - t}
 
 
@@ -217,6 +218,9 @@ def main() -> None:
     p.add_argument("--progress-reward", type=float, default=0.0,
                    help="weight w of a dense progress term w*(d_t - d_t+1) added to the sparse reward "
                         "(not in the original; 0, the default, is the thesis' sparse task; see the env's docstring)")
+    p.add_argument("--repeat", type=int, default=REPEAT,
+                   help="env steps per high-level action (the original's control_interval, 3); flat SAC and "
+                        "fine-tuning get one update per this many env steps, as many as the high level")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -225,6 +229,8 @@ def main() -> None:
     if args.quick:
         args.env_steps, args.warmup, args.episodes = 300, 150, 2
     args.log_every, args.checkpoint_every = (100, 10_000) if args.quick else (3_000, 9_000)
+    if args.repeat < 1:
+        p.error(f"--repeat must be at least 1, got {args.repeat}")
     if not args.reward_scale > 0:
         p.error(f"--reward-scale must be positive, got {args.reward_scale}")
     if not (np.isfinite(args.progress_reward) and args.progress_reward >= 0):
@@ -257,7 +263,7 @@ def main() -> None:
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
-               "episodes": args.episodes, "repeat": REPEAT, "results": results, "png": str(png)}
+               "episodes": args.episodes, "repeat": args.repeat, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
 

@@ -67,7 +67,7 @@ def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
     import argparse
 
     args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=30.0, goals=[0, 2], seed=0,
-                              progress_reward=0.0, terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
+                              progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
                               resume=False, primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     for method in ex.METHODS:
         assert ex.config(method, args, Path("unused")).sac.reward_scale == 30.0, method
@@ -83,7 +83,7 @@ def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refu
     import gymnasium
 
     args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                              progress_reward=0.0, terminate_when_unhealthy=False, log_every=100,
+                              progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100,
                               checkpoint_every=1000, progress=False, resume=False,
                               primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     for method in ex.METHODS:  # off: the env kwargs of the sparse runs stay as they were
@@ -97,3 +97,22 @@ def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refu
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--progress-reward", "-1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--progress-reward must be a finite number >= 0" in proc.stderr
+
+
+def test_repeat_sets_the_control_interval_and_keeps_the_budget_in_env_steps() -> None:
+    ex = _example()
+    import argparse
+
+    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
+                              progress_reward=0.0, repeat=15, terminate_when_unhealthy=False, log_every=100,
+                              checkpoint_every=1000, progress=False, resume=False,
+                              primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    for method in ("hierarchy", "hierarchy-resampled"):
+        cfg = ex.config(method, args, Path("unused"))
+        assert (cfg.repeat, cfg.steps, cfg.warmup_steps, cfg.updates_per_step) == (15, 200, 20, 1.0), method
+    for method in ("flat", "finetune"):  # as many updates as the high level: one per 15 env steps
+        cfg = ex.config(method, args, Path("unused"))
+        assert (cfg.repeat, cfg.steps, cfg.warmup_steps, cfg.updates_per_step) == (1, 3000, 300, 1 / 15), method
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--repeat", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--repeat must be at least 1" in proc.stderr
