@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -20,6 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _example():  # type: ignore[no-untyped-def]
     return load_example("ant_maze")
+
+
+def _args(**overrides: object) -> argparse.Namespace:
+    """The example's parsed arguments for a small full-mode config, with ``overrides``."""
+    base: dict[str, object] = dict(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
+                                   progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100,
+                                   checkpoint_every=1000, progress=False, resume=False,
+                                   primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    return argparse.Namespace(**{**base, **overrides})
+
 
 
 def test_ant_maze_example_quick(tmp_path: Path) -> None:
@@ -64,11 +75,7 @@ def test_finetune_starts_exactly_at_the_primitive(tmp_path: Path) -> None:
 
 def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
     ex = _example()
-    import argparse
-
-    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=30.0, goals=[0, 2], seed=0,
-                              progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100, checkpoint_every=1000, progress=False,
-                              resume=False, primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    args = _args(reward_scale=30.0)
     for method in ex.METHODS:
         assert ex.config(method, args, Path("unused")).sac.reward_scale == 30.0, method
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--reward-scale", "0"],
@@ -78,14 +85,9 @@ def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
 
 def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refused() -> None:
     ex = _example()
-    import argparse
-
     import gymnasium
 
-    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                              progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100,
-                              checkpoint_every=1000, progress=False, resume=False,
-                              primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    args = _args()
     for method in ex.METHODS:  # off: the env kwargs of the sparse runs stay as they were
         assert json.loads(ex.config(method, args, Path("unused")).env_kwargs) == {"terminate_when_unhealthy": False}
     args.progress_reward = 50.0
@@ -101,12 +103,7 @@ def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refu
 
 def test_repeat_sets_the_control_interval_and_keeps_the_budget_in_env_steps() -> None:
     ex = _example()
-    import argparse
-
-    args = argparse.Namespace(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                              progress_reward=0.0, repeat=15, terminate_when_unhealthy=False, log_every=100,
-                              checkpoint_every=1000, progress=False, resume=False,
-                              primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+    args = _args(repeat=15)
     for method in ("hierarchy", "hierarchy-resampled"):
         cfg = ex.config(method, args, Path("unused"))
         assert (cfg.repeat, cfg.steps, cfg.warmup_steps, cfg.updates_per_step) == (15, 200, 20, 1.0), method
