@@ -32,7 +32,6 @@ def _args(**overrides: object) -> argparse.Namespace:
     return argparse.Namespace(**{**base, **overrides})
 
 
-
 def test_ant_maze_example_quick(tmp_path: Path) -> None:
     out = tmp_path / "am"
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--quick", "--out", str(out)],
