@@ -147,12 +147,12 @@ def train_config(a: argparse.Namespace, b: Budget, goals: list[list[float | None
         progress=a.progress, tensorboard=False,
     )
     if a.algo == "sql":
-        sql = SQLConfig(gamma=0.99, alpha=1.0, reward_scale=1.0, value_particles=b.particles,
+        sql = SQLConfig(gamma=0.99, alpha=1.0, reward_scale=a.reward_scale, value_particles=b.particles,
                         kernel_particles=b.particles, kernel_update_ratio=0.5, target_update="hard",
                         target_interval=b.target_interval, q_lr=3e-4, policy_lr=3e-4, hidden=b.hidden)
         return dataclasses.replace(base, algo="sql", sql=sql)
-    sac = SACConfig(gamma=0.99, q_lr=3e-4, policy_lr=3e-4, init_alpha=1.0, auto_alpha=False, reward_scale=1.0,
-                    hidden=b.hidden)
+    sac = SACConfig(gamma=0.99, q_lr=3e-4, policy_lr=3e-4, init_alpha=1.0, auto_alpha=False,
+                    reward_scale=a.reward_scale, hidden=b.hidden)
     return dataclasses.replace(base, algo="sac", policy=a.policy, sac=sac, flow_embed_hidden=b.hidden)
 
 
@@ -371,6 +371,9 @@ def main() -> None:
     p.add_argument("--eval-seed", type=int, default=10_000, help="episode e of every evaluation resets with this + e")
     p.add_argument("--fit-iterations", type=int, default=None, help="bounds: fitted iterations (300; quick 2)")
     p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (50; quick 10)")
+    p.add_argument("--reward-scale", type=float, default=1.0,
+                   help="reward scale of the constituents and direct tasks at the fixed alpha 1 (the original: 1); "
+                        "a smaller scale is a higher temperature (alpha = 1/scale) and broader skills. Use its own --out")
     p.add_argument("--out", default="runs/compose_pusher")
     p.add_argument("--quick", action="store_true", help="tiny budgets that exercise every stage (~2 min)")
     p.add_argument("--reuse", action="store_true",
@@ -382,6 +385,8 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     a = p.parse_args()
+    if not (np.isfinite(a.reward_scale) and a.reward_scale > 0):
+        p.error(f"--reward-scale must be a finite number > 0, got {a.reward_scale}")
     b = budget(a)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -450,7 +455,7 @@ def main() -> None:
         "example": "compose_pusher", "env": ENV, "variant": variant, "algo": a.algo,
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
-        "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps, "constituents": cons, "direct": direct,
+        "reward_scale": a.reward_scale, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps, "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),
     }
     (vdir / "results.json").write_text(json.dumps(results, indent=1) + "\n")

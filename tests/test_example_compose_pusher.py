@@ -31,7 +31,7 @@ MERGES = {"bottom-left": (0, [-1, -1]), "bottom-middle": (1, [0, -1]), "bottom-r
 ROWS = ["push left", "push middle", "push right", "push bottom", "push bottom-left", "merge bottom-left",
         "push bottom-middle", "merge bottom-middle", "push bottom-right", "merge bottom-right"]
 KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract_seed", "eval_seed", "episodes",
-        "steps", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
+        "steps", "reward_scale", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
         "table", "wall_s"}
 
 
@@ -193,7 +193,7 @@ def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, m
     ex = _example()
     a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
                            fit_steps=None, algo="sac", policy="gaussian", seed=1, device="cpu", threads=1,
-                           progress=False)
+                           progress=False, reward_scale=1.0)
     cfg = dataclasses.replace(ex.train_config(a, ex.budget(a), [[-1, None], [None, -1]], 300, tmp_path / "stage"),
                               checkpoint_every=100)
     env_step = Trainer._env_step
@@ -231,3 +231,25 @@ def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, m
     out = capsys.readouterr().out
     assert "resuming" not in out and "reusing" not in out
     assert shorter["env_steps_per_skill"] == 200 and shorter["updates_per_skill"] == 200 - 100
+
+
+@pytest.mark.parametrize("algo", ["sql", "sac"])
+def test_reward_scale_reaches_both_algorithms(tmp_path: Path, algo: str) -> None:
+    """``--reward-scale`` sets the constituents' (and direct tasks') reward scale at the fixed alpha 1."""
+    import argparse
+
+    ex = _example()
+    a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
+                           fit_steps=None, algo=algo, policy="realnvp", seed=1, device="cpu", threads=1,
+                           progress=False, reward_scale=0.25)
+    cfg = ex.train_config(a, ex.budget(a), [[-1, None]], 300, tmp_path / "run")
+    algo_cfg = cfg.sql if algo == "sql" else cfg.sac
+    assert algo_cfg.reward_scale == 0.25
+    assert (algo_cfg.alpha if algo == "sql" else algo_cfg.init_alpha) == 1.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf"])
+def test_bad_reward_scale_is_refused(tmp_path: Path, bad: str) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--reward-scale", bad, "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--reward-scale must be a finite number > 0" in proc.stderr
