@@ -455,7 +455,8 @@ def main() -> None:
         "example": "compose_pusher", "env": ENV, "variant": variant, "algo": a.algo,
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
-        "reward_scale": a.reward_scale, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps, "constituents": cons, "direct": direct,
+        "reward_scale": a.reward_scale, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps,
+        "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),
     }
     (vdir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
