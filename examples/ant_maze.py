@@ -23,8 +23,9 @@ update. Four methods, each with the same env steps per goal and the same gradien
 
 Settings are the original's 2018 high level (originals.md §1.6): SAC with layer 128, batch 128,
 tau 1e-2, lr 3e-4, gamma 0.99, reward scale 3 at a fixed temperature 1 (the original had no
-temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8. Flat and fine-tuned
-SAC use one update per 3 env steps, as many as the high level. ``--reward-scale`` changes the
+temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8, one update per high-level
+action (``--updates-per-step`` changes it). Flat and fine-tuned SAC get as many updates per 3 env
+steps, so every method takes the same updates. ``--reward-scale`` changes the
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
 ``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
 the sparse reward. It is **not** the thesis' task; it is there to tell the high level's
@@ -95,7 +96,7 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     return TrainConfig(
         env=ENV, env_kwargs=env_kwargs(args), tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
-        updates_per_step=1.0 if high else 1.0 / args.repeat, seed=args.seed, out=str(out / method), sac=sac,
+        updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed, out=str(out / method), sac=sac,
         stack_on="pretrained:ant-velocity" if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,
@@ -221,6 +222,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=REPEAT,
                    help="env steps per high-level action (the original's control_interval, 3); flat SAC and "
                         "fine-tuning get one update per this many env steps, as many as the high level")
+    p.add_argument("--updates-per-step", type=float, default=1.0,
+                   help="gradient updates per high-level action (the original: 1); flat SAC and fine-tuning get "
+                        "as many per --repeat env steps")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -231,6 +235,8 @@ def main() -> None:
     args.log_every, args.checkpoint_every = (100, 10_000) if args.quick else (3_000, 9_000)
     if args.repeat < 1:
         p.error(f"--repeat must be at least 1, got {args.repeat}")
+    if not (np.isfinite(args.updates_per_step) and args.updates_per_step > 0):
+        p.error(f"--updates-per-step must be a finite number > 0, got {args.updates_per_step}")
     if not args.reward_scale > 0:
         p.error(f"--reward-scale must be positive, got {args.reward_scale}")
     if not (np.isfinite(args.progress_reward) and args.progress_reward >= 0):
@@ -263,7 +269,8 @@ def main() -> None:
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
-               "episodes": args.episodes, "repeat": args.repeat, "results": results, "png": str(png)}
+               "episodes": args.episodes, "repeat": args.repeat,
+               "updates_per_step": args.updates_per_step, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
 

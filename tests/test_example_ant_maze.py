@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from softskills.hierarchy import pretrained, run_policy
@@ -26,7 +27,7 @@ def _example():  # type: ignore[no-untyped-def]
 def _args(**overrides: object) -> argparse.Namespace:
     """The example's parsed arguments for a small full-mode config, with ``overrides``."""
     base: dict[str, object] = dict(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                                   progress_reward=0.0, repeat=3, terminate_when_unhealthy=False, log_every=100,
+                                   progress_reward=0.0, repeat=3, updates_per_step=1.0, terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
                                    primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     return argparse.Namespace(**{**base, **overrides})
@@ -112,3 +113,18 @@ def test_repeat_sets_the_control_interval_and_keeps_the_budget_in_env_steps() ->
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--repeat", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--repeat must be at least 1" in proc.stderr
+
+
+def test_updates_per_step_gives_every_method_the_same_updates() -> None:
+    ex = _example()
+    args = _args(repeat=15, updates_per_step=4.0)
+    for method in ("hierarchy", "hierarchy-resampled"):  # 4 per high-level action: 800 in 200 actions
+        cfg = ex.config(method, args, Path("unused"))
+        assert cfg.updates_per_step * (cfg.steps - cfg.warmup_steps) == 4.0 * 180, method
+    for method in ("flat", "finetune"):  # 4 per 15 env steps: the same 720 after warm-up
+        cfg = ex.config(method, args, Path("unused"))
+        assert cfg.updates_per_step * (cfg.steps - cfg.warmup_steps) == pytest.approx(4.0 * 180), method
+    for bad in ("0", "-1", "nan"):
+        proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--updates-per-step", bad],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "--updates-per-step must be a finite number > 0" in proc.stderr, bad
