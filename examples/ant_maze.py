@@ -24,7 +24,7 @@ update. Four methods, each with the same env steps per goal and the same gradien
 Settings are the original's 2018 high level (originals.md §1.6): SAC with layer 128, batch 128,
 tau 1e-2, lr 3e-4, gamma 0.99, reward scale 3 at a fixed temperature 1 (the original had no
 temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8, one update per high-level
-action (``--updates-per-step`` changes it). Flat and fine-tuned SAC get as many updates per 3 env
+action (``--updates-per-step`` changes it; ``--gamma`` the discount). Flat and fine-tuned SAC get as many updates per 3 env
 steps, so every method takes the same updates. ``--reward-scale`` changes the
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
 ``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
@@ -84,11 +84,12 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     steps = args.env_steps // args.repeat if high else args.env_steps
     warmup = args.warmup // args.repeat if high else args.warmup
     if args.quick:
-        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False, init_alpha=1.0)
+        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False, init_alpha=1.0,
+                        gamma=args.gamma)
         nets: dict[str, Any] = dict(flow_embed_hidden=(32, 32), flow_st_hidden=(8,), batch_size=32)
     else:
         sac = SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False,
-                        init_alpha=1.0)
+                        init_alpha=1.0, gamma=args.gamma)
         nets = dict(flow_embed_hidden=(128, 128), flow_st_hidden=(8,), batch_size=128)
     if method == "finetune":  # the primitive's own architecture, so its weights fit
         nets.update(flow_embed_hidden=tuple(args.primitive_arch["embed_hidden"]),
@@ -225,6 +226,8 @@ def main() -> None:
     p.add_argument("--updates-per-step", type=float, default=1.0,
                    help="gradient updates per high-level action (the original: 1); flat SAC and fine-tuning get "
                         "as many per --repeat env steps")
+    p.add_argument("--gamma", type=float, default=0.99,
+                   help="discount per agent step (the original's 0.99; a high-level step is --repeat env steps)")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -237,6 +240,8 @@ def main() -> None:
         p.error(f"--repeat must be at least 1, got {args.repeat}")
     if not (np.isfinite(args.updates_per_step) and args.updates_per_step > 0):
         p.error(f"--updates-per-step must be a finite number > 0, got {args.updates_per_step}")
+    if not 0.0 < args.gamma <= 1.0:
+        p.error(f"--gamma must lie in (0, 1], got {args.gamma}")
     if not args.reward_scale > 0:
         p.error(f"--reward-scale must be positive, got {args.reward_scale}")
     if not (np.isfinite(args.progress_reward) and args.progress_reward >= 0):
@@ -270,7 +275,7 @@ def main() -> None:
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
                "episodes": args.episodes, "repeat": args.repeat,
-               "updates_per_step": args.updates_per_step, "results": results, "png": str(png)}
+               "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
 

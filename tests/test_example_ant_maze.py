@@ -27,7 +27,7 @@ def _example():  # type: ignore[no-untyped-def]
 def _args(**overrides: object) -> argparse.Namespace:
     """The example's parsed arguments for a small full-mode config, with ``overrides``."""
     base: dict[str, object] = dict(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                                   progress_reward=0.0, repeat=3, updates_per_step=1.0, terminate_when_unhealthy=False, log_every=100,
+                                   progress_reward=0.0, repeat=3, updates_per_step=1.0, gamma=0.99, terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
                                    primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     return argparse.Namespace(**{**base, **overrides})
@@ -128,3 +128,13 @@ def test_updates_per_step_gives_every_method_the_same_updates() -> None:
         proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--updates-per-step", bad],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "--updates-per-step must be a finite number > 0" in proc.stderr, bad
+
+
+def test_gamma_reaches_every_method() -> None:
+    ex = _example()
+    for method in ex.METHODS:
+        assert ex.config(method, _args(gamma=0.9), Path("unused")).sac.gamma == 0.9, method
+    for bad in ("0", "1.5", "nan"):
+        proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--gamma", bad],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "--gamma must lie in (0, 1]" in proc.stderr, bad
