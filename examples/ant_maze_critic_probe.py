@@ -28,16 +28,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import mujoco
 import numpy as np
 import torch
 
+from softskills.envs.sim_state import restore_sim_state, save_sim_state
 from softskills.hierarchy import FrozenLayer, LatentActionWrapper, pretrained
 from softskills.skills.loading import load_run
 from softskills.skills.vec import make_env
 
 ENV = "softskills/AntCrossMaze-v0"
-INTEGRATION = mujoco.mjtState.mjSTATE_INTEGRATION
 
 QFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``q(obs (d,), latents (n, k)) -> (n,)``: a critic's value of each latent at one observation."""
@@ -46,41 +45,18 @@ Sampler = Callable[[np.ndarray, int], np.ndarray]
 """``sample(obs (d,), n) -> (n, k)``: n actions of a policy at one observation."""
 
 
-def save_state(env: LatentActionWrapper) -> np.ndarray:
-    """MuJoCo's whole integration state (``qpos``, ``qvel``, ``act``, warm start, time, ...), so that a
-    rollout from a restored state repeats exactly."""
-    u = env.unwrapped
-    state = np.empty(mujoco.mj_stateSize(u.model, INTEGRATION))
-    mujoco.mj_getState(u.model, u.data, state, INTEGRATION)
-    return state
-
-
-def restore_state(env: LatentActionWrapper, state: np.ndarray) -> np.ndarray:
-    """Restore :func:`save_state`; returns the observation there.
-
-    ``mj_forward`` refreshes the kinematics, and ``mj_rnePostConstraint`` the contact forces
-    ``cfrc_ext``, which are part of the Ant's observation (after ``mj_forward`` alone they would be
-    those of whatever state the data held last).
-    """
-    u = env.unwrapped
-    mujoco.mj_setState(u.model, u.data, state, INTEGRATION)
-    mujoco.mj_forward(u.model, u.data)
-    mujoco.mj_rnePostConstraint(u.model, u.data)
-    return u._get_obs()
-
-
 def progress_of(env: LatentActionWrapper, state: np.ndarray, latents: np.ndarray, interval: int) -> np.ndarray:
     """The drop of the goal distance when each latent is held for ``interval`` env steps from ``state``
     (:func:`save_state`); ``env`` is left at ``state``."""
     u = env.unwrapped
     out = []
     for h in latents:
-        obs = restore_state(env, state)
+        obs = restore_sim_state(env, state)
         start = u.goal_distance()
         for _ in range(interval):
             obs, *_ = u.step(env.layer.act(h[None], obs[None])[0])
         out.append(start - u.goal_distance())
-    restore_state(env, state)
+    restore_sim_state(env, state)
     return np.asarray(out)
 
 
@@ -104,8 +80,8 @@ def probe(env: LatentActionWrapper, q: QFunction, sample: Sampler | None, states
         for _ in range(20 * (i + 1)):
             env.step(walk)
         u = env.unwrapped
-        state = save_state(env)
-        obs = restore_state(env, state)
+        state = save_sim_state(env)
+        obs = restore_sim_state(env, state)
         h = rng.standard_normal((latents, latent_dim))
         prog = progress_of(env, state, h, interval)
         values = np.asarray(q(obs, h), dtype=np.float64)
@@ -126,7 +102,7 @@ def probe(env: LatentActionWrapper, q: QFunction, sample: Sampler | None, states
 def oracle(env: LatentActionWrapper, interval: int, sign: float = 1.0) -> QFunction:
     """A critic that knows the answer: ``sign`` x the progress of each latent from ``env``'s current state."""
     def q(obs: np.ndarray, h: np.ndarray) -> np.ndarray:
-        return sign * progress_of(env, save_state(env), h, interval)
+        return sign * progress_of(env, save_sim_state(env), h, interval)
     return q
 
 

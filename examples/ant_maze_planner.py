@@ -8,7 +8,8 @@ shipped primitive from the sparse maze reward; when that fails, this script tell
 causes apart: a primitive that cannot carry the ant to the goals, or a high level that does not learn
 to steer it. Here nothing is learned. Every ``--execute`` env steps the planner
 
-1. saves the MuJoCo state (``qpos``, ``qvel``);
+1. saves the MuJoCo state (the whole ``MjData``, so that the lookahead of the chosen latent is exactly
+   what the episode then does);
 2. rolls out the current latent and ``--candidates`` fresh ones ``h ~ N(0, I)``, each held for
    ``--horizon`` env steps through the frozen primitive ``a = f(h; s)``, from the saved state;
 3. restores the state and holds the latent whose rollout ended nearest the goal by the path through
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS
+from softskills.envs.sim_state import restore_sim_state, save_sim_state
 from softskills.hierarchy import FrozenLayer, LatentActionWrapper, pretrained
 from softskills.skills.vec import make_env
 
@@ -79,16 +81,15 @@ def plan_episode(layer: FrozenLayer, goal: int, seed: int, candidates: int, hori
     t, closest, done = 0, float(info["goal_distance"]), False
     d_low = layer.policy.obs_dim
     while t < steps and not done:
-        qpos, qvel = base.data.qpos.copy(), base.data.qvel.copy()
+        snapshot = save_sim_state(env)
         options = [h, *rng.standard_normal((candidates, layer.latent_dim))]
         scores = []
         for c in options:  # lookahead in the simulator itself, from the saved state
-            base.set_state(qpos, qvel)
-            obs = base._get_obs()
+            obs = restore_sim_state(env, snapshot)
             for _ in range(horizon):
                 obs, _, _, _, look = base.step(layer.act(c[None], obs[None, :d_low])[0])
             scores.append(corridor_distance(np.asarray(look["xy_position"]), goal))
-        base.set_state(qpos, qvel)
+        restore_sim_state(env, snapshot)
         h = options[choose(scores)]
         for _ in range(min(execute, steps - t)):
             _, _, term, trunc, info = env.step(h)
