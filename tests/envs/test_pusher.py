@@ -248,3 +248,24 @@ def test_never_terminates_even_at_the_goal() -> None:
     _, r, terminated, truncated, info = env.step(np.zeros(3, dtype=np.float32))
     assert info["goal_distance"] == pytest.approx(0.0) and r == pytest.approx(0.0)
     assert not terminated and not truncated
+
+
+def test_reach_is_shorter_towards_bottom_left() -> None:
+    """The README's floor for merge bottom-left: within the joint ranges the fork's centre of mass comes
+    no closer than 0.26 m to (-1, -1), yet within 0.2 m of (1, -1) and onto (0, -1)."""
+    env = PusherEnv()
+    env.reset(seed=0)
+    m, d = env.model, env.data
+    fork = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "distal_4")
+    lo, hi = m.jnt_range[:3, 0], m.jnt_range[:3, 1]
+    pts = []
+    for q in np.random.default_rng(0).uniform(lo, hi, (20_000, 3)):
+        d.qpos[:3] = q
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        pts.append(d.subtree_com[fork][:2].copy())
+    pts = np.asarray(pts)
+    nearest = {g: float(np.linalg.norm(pts - np.array(g), axis=1).min()) for g in ((-1, -1), (1, -1), (0, -1))}
+    assert nearest[(-1, -1)] > 0.26
+    assert nearest[(1, -1)] < 0.2 and nearest[(0, -1)] < 0.02
+    env.close()
