@@ -198,7 +198,10 @@ def _time_limit(env: gym.Env) -> TimeLimit | None:
 def get_env_state(env: gym.Env) -> dict[str, Any] | None:
     """A JSON-able snapshot of an env's simulator state, RNG and time-limit counter.
 
-    Supported: MuJoCo envs (qpos, qvel, act, time), envs with public ``snapshot()`` /
+    Supported: MuJoCo envs (MuJoCo's whole integration state, which includes the solver's warm start,
+    and the body positions ``xpos`` / ``xipos`` as ``mj_step`` left them, one substep old, since
+    Ant-v5 and Humanoid-v5 read them as the position before the next step; so a restored env steps
+    on bit for bit), envs with public ``snapshot()`` /
     ``restore(state)`` methods (the point-mass envs), and envs whose ``unwrapped.state`` is an
     array (classic control, MultiGoal). Returns ``None`` for anything
     else (e.g. Box2D); a resumed run then starts a fresh episode in that env.
@@ -210,8 +213,16 @@ def get_env_state(env: gym.Env) -> dict[str, Any] | None:
         state["elapsed_steps"] = int(tl._elapsed_steps or 0)
     data = getattr(u, "data", None)
     if data is not None and hasattr(data, "qpos"):
+        import mujoco
+
+        full = np.empty(mujoco.mj_stateSize(u.model, mujoco.mjtState.mjSTATE_INTEGRATION))
+        mujoco.mj_getState(u.model, data, full, mujoco.mjtState.mjSTATE_INTEGRATION)
         state["mujoco"] = {
-            "qpos": data.qpos.tolist(), "qvel": data.qvel.tolist(), "act": data.act.tolist(), "time": float(data.time)
+            "qpos": data.qpos.tolist(), "qvel": data.qvel.tolist(), "act": data.act.tolist(), "time": float(data.time),
+            "integration": full.tolist(),  # qpos, qvel, act, the solver's warm start, ...: an exact resume
+            # mj_step leaves the body positions of the substep before; Ant-v5 (xpos) and Humanoid-v5 (xipos)
+            # read them as the position before the next step, so they are restored as they were
+            "xpos": data.xpos.tolist(), "xipos": data.xipos.tolist(),
         }
     elif callable(getattr(u, "snapshot", None)) and callable(getattr(u, "restore", None)):
         state["snapshot"] = u.snapshot()
@@ -233,12 +244,18 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
         import mujoco
 
         m = state["mujoco"]
-        u.data.qpos[:] = m["qpos"]
-        u.data.qvel[:] = m["qvel"]
-        if len(m["act"]):
-            u.data.act[:] = m["act"]
-        u.data.time = m["time"]
+        if "integration" in m:  # the whole integration state, warm start included
+            mujoco.mj_setState(u.model, u.data, np.asarray(m["integration"], dtype=np.float64), mujoco.mjtState.mjSTATE_INTEGRATION)
+        else:  # a checkpoint written before the warm start was saved: close, but not bit-exact
+            u.data.qpos[:] = m["qpos"]
+            u.data.qvel[:] = m["qvel"]
+            if len(m["act"]):
+                u.data.act[:] = m["act"]
+            u.data.time = m["time"]
         mujoco.mj_forward(u.model, u.data)
+        if "xpos" in m:
+            u.data.xpos[:] = m["xpos"]
+            u.data.xipos[:] = m["xipos"]
     elif "snapshot" in state:
         u.restore(state["snapshot"])
     else:
