@@ -255,14 +255,33 @@ def compose_merge(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path)
     return {**res, "cli_wall_s": time.perf_counter() - t0, "argv": ["softskills", *argv]}
 
 
-def fit_bounds(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path) -> dict[str, Any]:
-    """``softskills bounds RUN RUN --skills k 3`` with the budget's FitConfig; the report, also written to ``out``."""
+def fit_bounds(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path, reuse: bool = False) -> dict[str, Any]:
+    """``softskills bounds RUN RUN --skills k 3`` with the budget's FitConfig; the report, also written to ``out``.
+
+    The command is stored beside the report (``out`` with suffix ``.argv.json``). With ``reuse``, a report
+    made by the same command after the constituents' last checkpoint is read instead of fitted again.
+    """
     f = b.fit
     argv = ["bounds", run, run, "--skills", str(k), str(BOTTOM), "--fit.iterations", str(f.iterations),
             "--fit.steps-per-iteration", str(f.steps_per_iteration), "--fit.batch-size", str(f.batch_size),
             "--fit.lr", str(f.lr), "--fit.hidden", *map(str, f.hidden), "--fit.action-samples",
             str(f.action_samples), "--fit.seed", str(f.seed), "--fit.device", f.device, "--out", str(out)]
-    return cli_json(argv)
+    sidecar = out.with_suffix(".argv.json")
+    checkpoint = Path(run) / "checkpoint" / "manifest.sha256"
+    if reuse and out.exists() and sidecar.exists() and checkpoint.exists():
+        try:
+            same = json.loads(sidecar.read_text()) == argv
+        except ValueError:
+            same = False
+        if same and out.stat().st_mtime > checkpoint.stat().st_mtime:
+            print(f"reusing the bounds in {out} (the same command, after the constituents' last checkpoint)",
+                  flush=True)
+            return json.loads(out.read_text())
+    report = cli_json(argv)
+    tmp = sidecar.with_suffix(".tmp")
+    tmp.write_text(json.dumps(argv) + "\n")
+    os.replace(tmp, sidecar)
+    return report
 
 
 def plot_final_positions(path: Path, cons_puck: np.ndarray, merge_puck: dict[str, np.ndarray], title: str) -> None:
@@ -379,8 +398,9 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true",
                    help="skip training the constituents or the direct tasks where OUT already holds that finished "
                         "run (same config), and continue one that a killed session left unfinished from its last "
-                        "checkpoint (every 25k steps), or a finished one to a larger --steps; the merges, "
-                        "evaluations and bounds are computed again")
+                        "checkpoint (every 25k steps), or a finished one to a larger --steps; the merges and "
+                        "evaluations are computed again, and the bounds unless OUT holds those of the same "
+                        "command, made after the constituents' last checkpoint")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")
@@ -428,7 +448,7 @@ def main() -> None:
 
     # 5. bounds of each merge
     for name, k, _ in MERGES:
-        report = fit_bounds(a, b, cons["run_dir"], k, vdir / f"bounds-{name}.json")
+        report = fit_bounds(a, b, cons["run_dir"], k, vdir / f"bounds-{name}.json", reuse=a.reuse)
         st = report["stats"]
         merges[name]["bounds"] = {key: (st[key]["mean"] if key in st else None) for key in BOUND_KEYS}
         merges[name]["bounds"].update(estimator=report["estimator"], theorem_setting=report["theorem_setting"],

@@ -173,6 +173,14 @@ def test_compose_pusher_reuse_skips_finished_training(out_dir: Path, one_thread:
     assert [sorted((p.name, p.stat().st_mtime_ns) for p in c.iterdir()) for c in ckpts] == stamps
     assert m["rows"] == first["rows"]  # the reused runs, merges and evaluations give the same numbers
     assert m["constituents"]["wall_s"] == first["constituents"]["wall_s"]  # the recorded training time
+    assert sum(line.startswith("reusing the bounds in") for line in log) == 3  # fitted after the checkpoint
+    for name in ("bottom-left", "bottom-middle", "bottom-right"):
+        assert m["merges"][name]["bounds"] == first["merges"][name]["bounds"], name
+    # a different command (here: the FitConfig) fits them again
+    m2, log2 = run_example(out_dir, "--reuse", "--fit-iterations", "3")
+    assert not any(line.startswith("reusing the bounds in") for line in log2)
+    argv = json.loads((out_dir / "sql" / "bounds-bottom-left.argv.json").read_text())
+    assert argv[argv.index("--fit.iterations") + 1] == "3"
 
 
 def _example():  # type: ignore[no-untyped-def]
