@@ -24,8 +24,8 @@ update. Four methods, each with the same env steps per goal and the same gradien
 Settings are the original's 2018 high level (originals.md §1.6): SAC with layer 128, batch 128,
 tau 1e-2, lr 3e-4, gamma 0.99, reward scale 3 at a fixed temperature 1 (the original had no
 temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8, one update per high-level
-action (``--updates-per-step`` changes it; ``--gamma`` the discount). Flat and fine-tuned SAC get as many updates per 3 env
-steps, so every method takes the same updates. ``--reward-scale`` changes the
+action (``--updates-per-step`` changes it; ``--gamma`` the discount). Flat and fine-tuned SAC get
+as many updates per 3 env steps, so every method takes the same updates. ``--reward-scale`` changes the
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
 ``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
 the sparse reward. It is **not** the thesis' task; it is there to tell the high level's
@@ -97,7 +97,8 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     return TrainConfig(
         env=ENV, env_kwargs=env_kwargs(args), tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
-        updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed, out=str(out / method), sac=sac,
+        updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed,
+        out=str(out / method), sac=sac,
         stack_on="pretrained:ant-velocity" if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,

@@ -28,6 +28,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import mujoco
 import numpy as np
 import torch
 
@@ -45,9 +46,9 @@ Sampler = Callable[[np.ndarray, int], np.ndarray]
 """``sample(obs (d,), n) -> (n, k)``: n actions of a policy at one observation."""
 
 
-def progress_of(env: LatentActionWrapper, state: np.ndarray, latents: np.ndarray, interval: int) -> np.ndarray:
+def progress_of(env: LatentActionWrapper, state: mujoco.MjData, latents: np.ndarray, interval: int) -> np.ndarray:
     """The drop of the goal distance when each latent is held for ``interval`` env steps from ``state``
-    (:func:`save_state`); ``env`` is left at ``state``."""
+    (:func:`~softskills.envs.sim_state.save_sim_state`); ``env`` is left at ``state``."""
     u = env.unwrapped
     out = []
     for h in latents:
@@ -80,8 +81,7 @@ def probe(env: LatentActionWrapper, q: QFunction, sample: Sampler | None, states
         for _ in range(20 * (i + 1)):
             env.step(walk)
         u = env.unwrapped
-        state = save_sim_state(env)
-        obs = restore_sim_state(env, state)
+        state, obs = save_sim_state(env), u._get_obs()
         h = rng.standard_normal((latents, latent_dim))
         prog = progress_of(env, state, h, interval)
         values = np.asarray(q(obs, h), dtype=np.float64)

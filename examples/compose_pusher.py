@@ -392,7 +392,8 @@ def main() -> None:
     p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (50; quick 10)")
     p.add_argument("--reward-scale", type=float, default=1.0,
                    help="reward scale of the constituents and direct tasks at the fixed alpha 1 (the original: 1); "
-                        "a smaller scale is a higher temperature (alpha = 1/scale) and broader skills. Use its own --out")
+                        "a smaller scale is a higher temperature (alpha = 1/scale) and broader skills. "
+                        "Use its own --out")
     p.add_argument("--out", default="runs/compose_pusher")
     p.add_argument("--quick", action="store_true", help="tiny budgets that exercise every stage (~2 min)")
     p.add_argument("--reuse", action="store_true",

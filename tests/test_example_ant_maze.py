@@ -27,7 +27,8 @@ def _example():  # type: ignore[no-untyped-def]
 def _args(**overrides: object) -> argparse.Namespace:
     """The example's parsed arguments for a small full-mode config, with ``overrides``."""
     base: dict[str, object] = dict(env_steps=3000, warmup=300, quick=False, reward_scale=3.0, goals=[0, 2], seed=0,
-                                   progress_reward=0.0, repeat=3, updates_per_step=1.0, gamma=0.99, terminate_when_unhealthy=False, log_every=100,
+                                   progress_reward=0.0, repeat=3, updates_per_step=1.0, gamma=0.99,
+                                   terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
                                    primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
     return argparse.Namespace(**{**base, **overrides})

@@ -218,8 +218,7 @@ def get_env_state(env: gym.Env) -> dict[str, Any] | None:
         full = np.empty(mujoco.mj_stateSize(u.model, mujoco.mjtState.mjSTATE_INTEGRATION))
         mujoco.mj_getState(u.model, data, full, mujoco.mjtState.mjSTATE_INTEGRATION)
         state["mujoco"] = {
-            "qpos": data.qpos.tolist(), "qvel": data.qvel.tolist(), "act": data.act.tolist(), "time": float(data.time),
-            "integration": full.tolist(),  # qpos, qvel, act, the solver's warm start, ...: an exact resume
+            "integration": full.tolist(),  # qpos, qvel, act, time, the solver's warm start, ...: an exact resume
             # mj_step leaves the body positions of the substep before; Ant-v5 (xpos) and Humanoid-v5 (xipos)
             # read them as the position before the next step, so they are restored as they were
             "xpos": data.xpos.tolist(), "xipos": data.xipos.tolist(),
@@ -245,8 +244,9 @@ def set_env_state(env: gym.Env, state: dict[str, Any]) -> None:
 
         m = state["mujoco"]
         if "integration" in m:  # the whole integration state, warm start included
-            mujoco.mj_setState(u.model, u.data, np.asarray(m["integration"], dtype=np.float64), mujoco.mjtState.mjSTATE_INTEGRATION)
-        else:  # a checkpoint written before the warm start was saved: close, but not bit-exact
+            full = np.asarray(m["integration"], dtype=np.float64)
+            mujoco.mj_setState(u.model, u.data, full, mujoco.mjtState.mjSTATE_INTEGRATION)
+        else:  # a checkpoint of an earlier version (qpos, qvel, act, time): close, but not bit-exact
             u.data.qpos[:] = m["qpos"]
             u.data.qvel[:] = m["qvel"]
             if len(m["act"]):

@@ -60,7 +60,8 @@ def test_resume_is_exact_on_a_mujoco_env(tmp_path: Path) -> None:
     """Ant-v5 resumes bit for bit: the checkpoint restores the solver's warm start and the body positions
     that ``mj_step`` leaves one substep old, which Ant-v5 reads as its position before the next step (its
     x velocity); ``tests/skills/test_env_state.py`` checks the env snapshot alone on more envs."""
-    kw = dict(env="Ant-v5", warmup_steps=40, batch_size=8, sac=SACConfig(hidden=(8, 8)), save_buffer=True, buffer_size=1000)
+    kw = dict(env="Ant-v5", warmup_steps=40, batch_size=8, sac=SACConfig(hidden=(8, 8)), save_buffer=True,
+              buffer_size=1000)
     straight = Trainer(small(tmp_path / "s", steps=150, **kw))
     straight.train()
     first = Trainer(small(tmp_path / "r", steps=100, **kw))
