@@ -212,15 +212,18 @@ def test_bad_kwargs_raise(kwargs: dict[str, Any]) -> None:
 
 
 def test_info_keys_describe_the_pre_action_state() -> None:
-    env = _env_at((0.6, -0.7), puck_vel=(1.0, 0.0), goal=(-1.0, None))
-    _, info0 = env.reset(seed=1)
-    assert set(info0) == {"goal_distance", "arm_distance", "puck_xy"}
+    _, info_reset = PusherEnv(goal=(-1.0, None)).reset(seed=1)
+    assert set(info_reset) == {"goal_distance", "arm_distance", "puck_xy"}
+    # A moving puck and arm, so that the state before the action differs from the state after it.
+    env = _env_at((0.6, -0.7), puck_vel=(1.0, 0.0), arm_vel=(2.0, -1.0, 1.0), goal=(-1.0, None))
     obs0 = _obs(env)
-    _, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
+    obs1, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
     assert set(info) == {"goal_distance", "arm_distance", "puck_xy"}
+    assert np.linalg.norm(obs1[9:11] - obs0[9:11]) > 1e-3  # the puck did move during the step
     np.testing.assert_array_equal(info["puck_xy"], obs0[9:11])
     assert info["goal_distance"] == pytest.approx(abs(obs0[9] + 1.0))
     assert info["arm_distance"] == pytest.approx(np.linalg.norm(obs0[6:9] - obs0[9:12]))
+    assert info["arm_distance"] != pytest.approx(np.linalg.norm(obs1[6:9] - obs1[9:12]))
 
 
 def test_compute_reward_is_batched() -> None:

@@ -8,7 +8,7 @@ import torch
 from softskills.flows.gaussian import GaussianPolicy
 from softskills.skills.agent import SACAgent
 from softskills.skills.critic import TwinQ
-from softskills.skills.sac import SACConfig, alpha_loss, critic_loss, soft_q_target
+from softskills.skills.sac import SACConfig, action_log_prior, actor_loss, alpha_loss, critic_loss, soft_q_target
 from softskills.skills.types import Batch
 
 OBS, ACT, B = 5, 2, 32
@@ -94,6 +94,47 @@ def test_soft_q_target_formula() -> None:
     q = torch.tensor([[[1.0, 0.0], [2.0, 0.0]]])
     target = torch.tensor([[0.0, 0.0]])
     assert critic_loss(q, target).item() == pytest.approx(0.5 * (0.5 + 2.0))
+
+
+def test_normal_prior_enters_the_target_and_the_actor_loss_with_its_sign() -> None:
+    """A layer acting in a lower layer's latent uses ``log p(a) = log N(a; 0, I)``: the entropy term
+    is ``log pi - log p`` in both the target (eq. 5.3) and the actor loss (eq. 5.9)."""
+    a = torch.tensor([[[0.3, -1.2], [2.0, 0.0]]])
+    log_p = action_log_prior(a, "normal")
+    assert torch.allclose(log_p, torch.distributions.Normal(0.0, 1.0).log_prob(a).sum(-1))
+    assert torch.equal(action_log_prior(a, "uniform"), torch.zeros(1, 2))
+    rew, term = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
+    next_q = torch.tensor([[[3.0, 5.0], [4.0, 1.0]]])
+    log_pi, alpha = torch.tensor([[-1.0, 0.5]]), torch.tensor([[0.2]])
+    y = soft_q_target(rew, term, next_q, log_pi, log_p, alpha, gamma=0.9, reward_scale=2.0)
+    expected = 2.0 * rew + 0.9 * (torch.tensor([[3.0, 1.0]]) - 0.2 * (log_pi - log_p))
+    assert torch.allclose(y, expected)
+    q_pi = torch.tensor([[[1.0, 2.0], [0.5, 3.0]]])
+    expected_actor = (0.2 * (log_pi - log_p) - torch.tensor([[0.5, 2.0]])).mean(-1)
+    assert torch.allclose(actor_loss(log_pi, log_p, q_pi, alpha), expected_actor)
+
+
+def test_agent_uses_the_configured_prior_and_entropy_target() -> None:
+    """The agent's losses with ``action_prior="normal"`` and ``target_entropy=-3`` equal the pure
+    functions evaluated by hand on the same noise: prior sign, prior on both ``a`` and ``a'``, target."""
+    cfg = SACConfig(hidden=(32, 32), action_prior="normal", target_entropy=-3.0, init_alpha=0.3)
+    agent = make_agent([0], cfg)
+    g = torch.Generator().manual_seed(3)
+    batch = random_batch(1, g)
+    noise, next_noise = torch.randn(1, B, ACT, generator=g), torch.randn(1, B, ACT, generator=g)
+    losses = agent.compute_losses(batch, noise, next_noise)
+    alpha = agent.log_alpha.detach().exp()
+    with torch.no_grad():
+        next_a, next_log_pi = agent.policy.sample(batch.next_obs, next_noise)
+        y = soft_q_target(batch.rew, batch.terminated, agent.critic(batch.next_obs, next_a, agent.target_params),
+                          next_log_pi, action_log_prior(next_a, "normal"), alpha, cfg.gamma, cfg.reward_scale)
+        act, log_pi = agent.policy.sample(batch.obs, noise)
+        q_pi = agent.critic(batch.obs, act)
+    assert torch.allclose(losses["qf_loss"], critic_loss(agent.critic(batch.obs, batch.act), y), rtol=1e-5)
+    assert torch.allclose(losses["actor_loss"], actor_loss(log_pi, action_log_prior(act, "normal"), q_pi, alpha),
+                          rtol=1e-5)
+    assert torch.allclose(losses["alpha_loss"], alpha_loss(agent.log_alpha, log_pi, -3.0), rtol=1e-5)
+    assert not torch.allclose(losses["alpha_loss"], alpha_loss(agent.log_alpha, log_pi, -float(ACT)), rtol=1e-3)
 
 
 def test_alpha_loss_is_alpha_times_entropy_gap() -> None:

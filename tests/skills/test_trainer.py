@@ -41,6 +41,27 @@ def test_same_seed_same_parameters(tmp_path: Path) -> None:
     assert not torch.equal(params(a)["log_alpha"], params(c)["log_alpha"])
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize("terminate_at", [None, 7])
+def test_stored_terminated_flag_is_termination_not_truncation(
+    tmp_path: Path, fast_path: bool, terminate_at: int | None
+) -> None:
+    """Truncated steps (the 10-step limit) must bootstrap, so their stored flag is 0; a true
+    termination (every ``terminate_at`` steps) is stored as 1, at exactly those rows."""
+    tasks = (json.dumps({"terminate_at": terminate_at}),)
+    t = Trainer(small(tmp_path, steps=40, warmup_steps=30, env="test/NoSnapshot-v0", tasks=tasks,
+                      fast_path=fast_path))
+    t.train()
+    stored = t.buffer.storage["terminated"][0, :40].flatten()
+    rows = np.arange(40)
+    period = 10 if terminate_at is None else terminate_at
+    expected = np.zeros(40) if terminate_at is None else ((rows + 1) % period == 0).astype(float)
+    np.testing.assert_array_equal(stored.numpy(), expected)
+    # the episode ends are where the env said: the next row starts a new episode at time 1
+    time_next = t.buffer.storage["next_obs"][0, :40, 1].numpy()
+    np.testing.assert_array_equal(time_next, rows % period + 1)
+
+
 @pytest.mark.parametrize("policy", ["gaussian", "realnvp"])
 @pytest.mark.parametrize("skills", [1, 2])
 def test_resume_equals_straight_run(tmp_path: Path, skills: int, policy: str) -> None:
