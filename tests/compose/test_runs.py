@@ -21,6 +21,7 @@ from softskills.compose.runs import (
     bounds_report,
     compose_runs,
     load_composed,
+    load_constituents,
     run_bounds,
     run_compose,
 )
@@ -145,6 +146,18 @@ def test_bounds_report_end_to_end(runs: dict[str, str], tmp_path: Path, env_spy:
     assert stats["gap"]["min"] >= 0.0  # the closed form is exact, hence non-negative
     assert stats["renyi_half"]["mean"] == pytest.approx(2 * stats["gap"]["mean"] / 0.5, rel=1e-5)
     assert r["fit"]["gradient_steps"] == 30
+    # Relations that hold by definition, whatever the fit: the bracket is ordered and below both bounds.
+    assert stats["c_star"]["max"] > 0.0  # the two skills differ, so g > 0 and so is its fixed point
+    assert stats["regret_lower"]["max"] <= stats["regret_upper"]["max"] + 1e-9
+    assert stats["regret_upper"]["mean"] <= min(stats["d_star"]["mean"], stats["d_exact"]["mean"]) + 1e-9
+    # q_sigma recomputed independently: the mean of the two runs' min-twin critics over both buffers.
+    parts = load_constituents([runs["x"], runs["y"]])
+    obs = torch.cat([c.buffer["buffer/obs"][c.skill] for c in parts])
+    act = torch.cat([c.buffer["buffer/act"][c.skill] for c in parts])
+    with torch.no_grad():
+        q_each = [c.agent.critic(obs[None], act[None])[0].min(dim=0).values for c in parts]
+    assert stats["q_sigma"]["mean"] == pytest.approx(float((0.5 * q_each[0] + 0.5 * q_each[1]).double().mean()),
+                                                     rel=1e-5)
 
     # A weighted sum: the bounds are for its normalised form at alpha/2, where the constituents'
     # policies are not the Boltzmann policies, so g comes from the Q's and the report says so.
