@@ -47,6 +47,9 @@ def test_trainer_builds_sql_agent_and_is_deterministic(tmp_path: Path) -> None:
     b = Trainer(small(tmp_path / "b", steps=200))
     b.train()
     assert_same(params(a), params(b))
+    c = Trainer(small(tmp_path / "c", steps=200, seed=1))
+    c.train()
+    assert not torch.equal(params(a)["policy.net.layers.0.weight"], params(c)["policy.net.layers.0.weight"])
     progress = (tmp_path / "a" / "progress.csv").read_text()
     assert "losses/qf_loss" in progress and "losses/actor_loss" in progress
 
