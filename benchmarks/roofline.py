@@ -116,9 +116,9 @@ def policy_pass(what: str, policy: str, k: int, obs: int, act: int, *, backward:
     Gaussian: trunk ``obs -> 256 -> 256 -> 2|A|`` (mean and log-std), K members.
     Real-NVP: the same-shaped observation embedding ``obs -> 256 -> 256 -> 2|A|``, then per
     coupling one stacked conditioner (s- and t-net side by side) ``(D_a + 2|A|) -> 2H -> 2 D_b``
-    with ``H = |A|`` (the default one hidden layer of |A| units), ``D_b`` the transformed half and
-    ``D_a = |A| - D_b``; its second layer is block-diagonal but runs as one full GEMM (counted as
-    run). The conditioner's input includes the embedding, which needs a gradient, so its first
+    with ``H = |A|`` (one hidden layer of |A| units, the original's, which :class:`UpdateBench`
+    builds), ``D_b`` the transformed half and ``D_a = |A| - D_b``; its second layer is
+    block-diagonal but runs as one full GEMM (counted as run). The conditioner's input includes the embedding, which needs a gradient, so its first
     layer's ``igrad`` is counted on the gradient path.
     """
     hid = (HIDDEN, HIDDEN)
@@ -190,10 +190,15 @@ def time_calls(call: Callable[[], object], min_s: float, min_calls: int = 3) -> 
 
 
 class UpdateBench:
-    """A warmed-up ``agent.update(buffer.sample(256))`` of K skills on a filled replay buffer."""
+    """A warmed-up ``agent.update(buffer.sample(256))`` of K skills on a filled replay buffer.
+
+    Real-NVP is built with the s/t-nets that :func:`policy_pass` counts, one layer of |A| units
+    (``flow_st_hidden=()``, the original's), not ``TrainConfig``'s 64-unit default, so that the timed
+    update and its GEMM bound are of the same network.
+    """
 
     def __init__(self, policy: str, k: int, precision: str, obs: int, act: int) -> None:
-        cfg = TrainConfig(skills=k, policy=policy, precision=precision, batch_size=BATCH)
+        cfg = TrainConfig(skills=k, policy=policy, precision=precision, batch_size=BATCH, flow_st_hidden=())
         self.agent = build_agent(cfg, obs, act)
         self.agent.rebuild_optimizer()
         self.buffer = ReplayBuffer(k, 5000, obs, act)
