@@ -118,8 +118,9 @@ def policy_pass(what: str, policy: str, k: int, obs: int, act: int, *, backward:
     coupling one stacked conditioner (s- and t-net side by side) ``(D_a + 2|A|) -> 2H -> 2 D_b``
     with ``H = |A|`` (one hidden layer of |A| units, the original's, which :class:`UpdateBench`
     builds), ``D_b`` the transformed half and ``D_a = |A| - D_b``; its second layer is
-    block-diagonal but runs as one full GEMM (counted as run). The conditioner's input includes the embedding, which needs a gradient, so its first
-    layer's ``igrad`` is counted on the gradient path.
+    block-diagonal but runs as one full GEMM (counted as run). The conditioner's input includes
+    the embedding, which needs a gradient, so its first layer's ``igrad`` is counted on the
+    gradient path.
     """
     hid = (HIDDEN, HIDDEN)
     if policy == "gaussian":
