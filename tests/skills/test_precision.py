@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from softskills.flows import GaussianPolicy, RealNVPPolicy
+from softskills.nn import StackedLinear
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
 from softskills.skills.sac import SACConfig
@@ -49,6 +50,14 @@ def _train(tmp_path: Path, **kw: object) -> Trainer:
     assert all(torch.isfinite(v).all() and v.dtype == torch.float32 for v in t.losses.values())
     assert any(not torch.equal(before[k], v) for k, v in t.agent.policy.state_dict().items())
     assert all(p.dtype == torch.float32 for p in t.agent.parameters())  # master weights stay fp32
+    # and the update's matmuls really run in bf16: every stacked layer's output, in one more update
+    dtypes: list[torch.dtype] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: dtypes.append(out.dtype))
+             for m in t.agent.modules() if isinstance(m, StackedLinear)]
+    t.agent.update(t.buffer.sample(32))
+    for h in hooks:
+        h.remove()
+    assert dtypes and set(dtypes) == {torch.bfloat16}
     return t
 
 
@@ -58,6 +67,7 @@ def test_bf16_training_runs_for_every_agent(tmp_path: Path, algo: str, policy: s
 
 
 def test_sql_agent_honours_bf16() -> None:
-    """SQL used to be built in fp32 whatever --precision said."""
+    """SQL used to be built in fp32 whatever --precision said (the update's bf16 matmuls are checked
+    in ``_train``)."""
     agent = build_agent(TrainConfig(algo="sql", precision="bf16"), OBS, ACT)
     assert agent.precision == "bf16"
