@@ -122,6 +122,10 @@ def test_unhealthy_termination() -> None:
     _place(maze, 0.0, 0.0, 1.2)
     _, r, terminated, _, _ = maze.step(ZERO)
     assert terminated and r == 0.0
+    lenient_maze = AntCrossMazeEnv(terminate_when_unhealthy=False)  # what examples/ant_maze.py runs
+    _place(lenient_maze, 0.0, 0.0, 1.2)
+    _, r, terminated, _, _ = lenient_maze.step(ZERO)
+    assert not terminated and r == 0.0
 
 
 def _walls_of(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
