@@ -46,6 +46,19 @@ def test_ant_maze_example_quick(tmp_path: Path) -> None:
         assert r["env_steps_per_goal"] == 300, name
         assert len(r["success"]) == len(r["final_distance"]) == 3
         assert all(0.0 < d < 20.0 for d in r["final_distance"]), (name, r)
+    # The reported rates are those of the saved runs: evaluate two of them again, in a fresh process
+    # like the example's (same default torch threads), with the example's own function and seed.
+    script = ("import json, sys; sys.path.insert(0, %r); from tests.example_module import load_example; "
+              "ex = load_example('ant_maze'); out = {}\n"
+              "for m in ('hierarchy', 'flat'):\n"
+              "    s, d, _ = ex.rollouts(ex.Path(%r) / m, %d, seed=12_345)\n"
+              "    out[m] = [s.mean(1).tolist(), d.mean(1).tolist(), (s == (d < 2.0)).all().item()]\n"
+              "print(json.dumps(out))") % (str(ROOT), str(out), m["episodes"])
+    again = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    for name, (success, dist, consistent) in json.loads(again.stdout.strip().splitlines()[-1]).items():
+        assert success == m["results"][name]["success"] and dist == m["results"][name]["final_distance"], name
+        assert consistent, name  # success is exactly "ended within the 2 m goal radius"
     assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"
     _, meta, _ = load_checkpoint(out / "hierarchy")
     assert meta["config"]["hold_latent"] and not load_checkpoint(out / "hierarchy-resampled")[1]["config"]["hold_latent"]
