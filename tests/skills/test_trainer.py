@@ -283,8 +283,10 @@ def test_cli_train_realnvp_and_eval(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert cfg.flow_st_hidden == (5,) and cfg.flow_scale_clamp == 3.0
     assert all(c.scale_clamp == 3.0 and c.transform_net.sizes[1] == 5 for c in agent.policy.couplings)
     capsys.readouterr()
-    main(["eval", str(out), "--episodes", "1"])
-    assert math.isfinite(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["mean_return"])
+    main(["eval", str(out), "--episodes", "2", "--seed", "3"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expect = evaluate(agent, default_env_factory(cfg)(2), seed=3).returns  # both skills, 2 episodes each
+    assert line["mean_return"] == pytest.approx(float(expect.mean()), rel=1e-6)
 
 
 @pytest.mark.parametrize(
