@@ -33,23 +33,27 @@ WARMUP = 10  # untimed updates before the rounds
 
 def make_softskills(skills: int, policy: str, device: str, precision: str, graph: bool,
                     flow_st_hidden: tuple[int, ...] = TrainConfig.flow_st_hidden, fast_path: bool = True,
-                    compile: bool = False) -> tuple[Callable[[], object], torch.nn.Module]:
+                    compile: bool = False, compile_mode: str | None = None) -> tuple[Callable[[], object], torch.nn.Module]:
     """A warmed-up ``step()`` that runs one update of all K skills on a filled replay buffer, and its agent.
 
     ``fast_path=False`` times the plain route (``TrainConfig.fast_path``); ``compile`` the
-    ``torch.compile``d update (``TrainConfig.compile``; its compile time is in the warm-up).
+    ``torch.compile``d update (``TrainConfig.compile``; its compile time is in the warm-up) with
+    ``torch.compile`` mode ``compile_mode``. ``agent.setup_s`` is the time from the filled buffer to
+    the first finished update (compilation and, on CUDA, graph capture included).
     """
     cfg = TrainConfig(skills=skills, policy=policy, precision=precision, device=device,
                       flow_st_hidden=flow_st_hidden, fast_path=fast_path, compile=compile)
     agent = build_agent(cfg, OBS, ACT).to(device)
     agent.rebuild_optimizer()
     agent.fast_path = cfg.fast_path
+    agent.compile_mode = compile_mode
     buf = ReplayBuffer(skills, 10_000, OBS, ACT, device)
     g = torch.Generator().manual_seed(0)
     for _ in range(10):
         x = lambda *s: torch.randn(skills, 1000, *s, generator=g).to(device)  # noqa: E731
         buf.add(x(OBS), torch.rand(skills, 1000, ACT, generator=g).to(device) * 2 - 1, x(), x(OBS),
                 torch.zeros(skills, 1000, device=device))
+    t_setup = time.perf_counter()
     if device.startswith("cuda") and graph:
         from softskills.skills.graph import GraphedUpdate
 
@@ -60,7 +64,10 @@ def make_softskills(skills: int, policy: str, device: str, precision: str, graph
         step = lambda: agent.update(buf.sample(BATCH))  # noqa: E731
     t = time.perf_counter()
     step()
-    agent.first_update_s = time.perf_counter() - t  # includes the compilation with ``compile``
+    agent.first_update_s = time.perf_counter() - t  # includes the compilation with ``compile`` (off the graph)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    agent.setup_s = time.perf_counter() - t_setup
     for _ in range(WARMUP - 1):
         step()
     return step, agent
@@ -115,6 +122,8 @@ def main() -> None:
     p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
     p.add_argument("--no-fast-path", action="store_true", help="time the plain route (TrainConfig.fast_path=False)")
     p.add_argument("--compile", action="store_true", help="time the torch.compile'd update (TrainConfig.compile)")
+    p.add_argument("--compile-mode", default=None,
+                   help="torch.compile mode with --compile (e.g. max-autotune-no-cudagraphs; default: inductor's)")
     p.add_argument("--compare-plain", action="store_true",
                    help="also time the plain route (fast_path=False, not compiled) and report the ratio")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
@@ -130,9 +139,9 @@ def main() -> None:
     st = TrainConfig.flow_st_hidden if a.flow_st_hidden is None else tuple(a.flow_st_hidden)
     fast = not a.no_fast_path
     ours_step, ours_agent = make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st,
-                                            fast, a.compile)
+                                            fast, a.compile, a.compile_mode)
     other_step, other_agent = (make_softskills(a.skills, a.compare_policy, a.device, a.precision, not a.no_graph, st,
-                                               fast, a.compile)
+                                               fast, a.compile, a.compile_mode)
                                if a.compare_policy else (None, None))
     plain_step, _ = (make_softskills(a.skills, a.policy, a.device, a.precision, not a.no_graph, st, False)
                      if a.compare_plain else (None, None))
@@ -160,7 +169,9 @@ def main() -> None:
         "optimizer_steps": optimizer_steps(ours_agent),
         "fast_path": fast,
         "compile": a.compile,
+        "compile_mode": a.compile_mode,
         "first_update_s": ours_agent.first_update_s,
+        "setup_s": ours_agent.setup_s,
         "updates_per_s_rounds": [1.0 / x for x in ours],
     }
     if plain_step is not None:

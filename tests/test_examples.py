@@ -28,6 +28,22 @@ def test_flow_policy_example_quick(tmp_path: Path) -> None:
     m = run_script([str(ROOT / "examples" / "flow_policy.py"), "--quick", "--out", str(tmp_path / "fp")], tmp_path)
     assert set(m) >= {"gaussian_return", "realnvp_return"}
     assert (tmp_path / "fp" / "curves.png").exists()
+    # The returns are the two saved policies' own: evaluate them again the way the trainer's final
+    # evaluation does, in a fresh process like the example's (same default torch threads).
+    script = ("import json; from softskills.skills.evaluate import evaluate; "
+              "from softskills.skills.factory import default_env_factory; "
+              "from softskills.skills.trainer import load_agent\nout = {}\n"
+              "for pol in ('gaussian', 'realnvp'):\n"
+              "    agent, cfg = load_agent(%r + '/' + pol)\n"
+              "    out[pol] = float(evaluate(agent, default_env_factory(cfg)(cfg.eval_episodes), "
+              "seed=10_000 + cfg.seed).returns.mean())\n"
+              "print(json.dumps(out))") % str(tmp_path / "fp")
+    again = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rets = json.loads(again.stdout.strip().splitlines()[-1])
+    assert m["gaussian_return"] == pytest.approx(rets["gaussian"], rel=1e-6)
+    assert m["realnvp_return"] == pytest.approx(rets["realnvp"], rel=1e-6)
+    assert m["gaussian_return"] != m["realnvp_return"]
 
 
 SAC_KEYS = {"skills", "policy", "device", "precision", "threads", "updates_per_s", "per_skill_updates_per_s",

@@ -90,6 +90,8 @@ class SACAgent(nn.Module):
         self.fast_path = True
         self._adam_step: FusedAdamStep | None = None
         self._compiled_losses: Any = None
+        self.compile_mode: str | None = None
+        """``torch.compile``'s ``mode`` for :meth:`compiled_update` (``None``: inductor's default)."""
 
     @property
     def target_params(self) -> list[Tensor]:
@@ -167,7 +169,7 @@ class SACAgent(nn.Module):
     def compiled_update(self, batch: Batch) -> dict[str, Tensor]:
         """:meth:`update` with the losses and their backward compiled by ``torch.compile``.
 
-        Inductor, ``fullgraph=True``; compiled on the first call (tens of seconds on a CPU),
+        Inductor, ``fullgraph=True``, mode :attr:`compile_mode`; compiled on the first call (tens of seconds on a CPU),
         no recompilation while the batch shape stays the same. The base noise of the policy at
         ``s'`` and at ``s`` is drawn here, outside the graph, in the order :meth:`update` draws
         it, so the random stream is eager's; the result still differs from eager in the last
@@ -178,7 +180,7 @@ class SACAgent(nn.Module):
         if self._compiled_losses is None:
             if hasattr(self.policy, "validate"):
                 self.policy.validate = False
-            self._compiled_losses = torch.compile(self._total_and_losses, fullgraph=True)
+            self._compiled_losses = torch.compile(self._total_and_losses, fullgraph=True, mode=self.compile_mode)
         k, b = batch.obs.shape[0], batch.obs.shape[1]
         dev = batch.obs.device
         next_noise = torch.randn(k, b, self.act_dim, device=dev)
