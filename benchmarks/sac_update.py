@@ -121,7 +121,8 @@ def main() -> None:
                         "no value: one layer of |A| units, the original's)")
     p.add_argument("--compare-policy", default="", help="also time this policy and report the ratio")
     p.add_argument("--no-fast-path", action="store_true", help="time the plain route (TrainConfig.fast_path=False)")
-    p.add_argument("--compile", action="store_true", help="time the torch.compile'd update (TrainConfig.compile)")
+    p.add_argument("--compile", action="store_true", help="time the torch.compile'd update (TrainConfig.compile; on CUDA the trainer's default, "
+                        "TrainConfig.graph_compile; without it the eager graph is timed)")
     p.add_argument("--compile-mode", default=None,
                    help="torch.compile mode with --compile (e.g. max-autotune-no-cudagraphs; default: inductor's)")
     p.add_argument("--compare-plain", action="store_true",

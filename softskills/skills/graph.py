@@ -50,6 +50,8 @@ class GraphedUpdate:
             policy.validate = False
         agent.rebuild_optimizer(capturable=True)
         self.agent, self.buffer, self.batch_size = agent, buffer, batch_size
+        self.compiled = compile
+        """Whether the graph holds the compiled update."""
         saved_tensors = [t.detach().clone() for t in agent.state_dict().values()]
         saved_opt = {id(p): {k: v.clone() for k, v in st.items() if torch.is_tensor(v)}
                      for p, st in agent.optimizer.state.items()}

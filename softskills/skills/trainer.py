@@ -30,10 +30,19 @@ from softskills.skills.nonfinite import NonFiniteLossError, NonFiniteTracker
 from softskills.skills.run_state import restore_trainer_state, trainer_state
 from softskills.skills.vec import space_meta
 
-__all__ = ["Trainer", "NonFiniteLossError", "load_agent"]
+__all__ = ["Trainer", "NonFiniteLossError", "load_agent", "compiles_graph"]
 
 _LOSS_KEYS = {"qf_loss": "losses/qf_loss", "actor_loss": "losses/actor_loss", "alpha": "losses/alpha",
               "alpha_loss": "losses/alpha_loss", "entropy": "losses/entropy"}
+
+
+def compiles_graph(cfg: TrainConfig) -> bool:
+    """Whether a CUDA-graphed update of ``cfg`` captures the ``torch.compile``d update.
+
+    ``compile`` asks for it everywhere; ``graph_compile`` (the default) asks for it under the
+    CUDA graph. Only SAC has a compiled update; SQL's graph captures the eager one.
+    """
+    return cfg.algo == "sac" and (cfg.compile or cfg.graph_compile)
 
 
 def _has_checkpoint(out: Path) -> bool:
@@ -186,7 +195,8 @@ class Trainer:
                 from softskills.skills.graph import GraphedUpdate
 
                 # Warm-up runs on the real tensors and then restores them: no extra updates.
-                self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size, compile=cfg.compile)
+                self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size,
+                                              compile=compiles_graph(cfg))
             return self._graphed()
         if cfg.compile:
             return self.agent.compiled_update(self.buffer.sample(cfg.batch_size))

@@ -45,20 +45,23 @@ def test_graphed_update_has_no_host_sync_and_moves_parameters(skills: int, polic
 
 
 @cuda
-def test_trainer_on_cuda_with_graph(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("graph_compile", [True, False])
+def test_trainer_on_cuda_with_graph(tmp_path, graph_compile: bool) -> None:  # type: ignore[no-untyped-def]
     """The graph's warm-up updates are undone: exactly 300 updates, and a resumed graphed run
-    (which captures again) equals a straight graphed run."""
+    (which captures again) equals a straight graphed run, with the compiled update (the default)
+    and with the eager one."""
     pytest.importorskip("gymnasium")
     from softskills.skills.trainer import Trainer
     from tests.skills.helpers import assert_same, params
 
     def cfg(out, steps):  # type: ignore[no-untyped-def]
         return TrainConfig(env="Pendulum-v1", steps=steps, warmup_steps=100, device="cuda", out=str(out),
-                           eval_every=0, eval_episodes=1, progress=False, tensorboard=False)
+                           eval_every=0, eval_episodes=1, progress=False, tensorboard=False,
+                           graph_compile=graph_compile)
 
     t = Trainer(cfg(tmp_path / "r", 400))
     m = t.train()
-    assert t._graphed is not None and t._graphed.warmup_updates == 0
+    assert t._graphed is not None and t._graphed.warmup_updates == 0 and t._graphed.compiled is graph_compile
     assert m["updates"] == 300 and int(t.agent.optimizer.state[t.agent.log_alpha]["step"]) == 300
     first = Trainer(cfg(tmp_path / "a", 250))
     first.train()
@@ -125,3 +128,15 @@ def test_graph_of_the_compiled_update_equals_the_eager_graph(policy: str) -> Non
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
         moved += 1
     assert moved > 0
+
+
+def test_compiles_graph_default_and_opt_outs() -> None:
+    """Which CUDA graphs capture the compiled update (decided on any machine): SAC by default;
+    not with ``graph_compile=False`` unless ``compile`` asks; never SQL."""
+    from softskills.skills.trainer import compiles_graph
+
+    assert compiles_graph(TrainConfig()) is True
+    assert compiles_graph(TrainConfig(graph_compile=False)) is False
+    assert compiles_graph(TrainConfig(graph_compile=False, compile=True)) is True
+    assert compiles_graph(TrainConfig(algo="sql")) is False
+    assert compiles_graph(TrainConfig(algo="sql", graph_compile=False)) is False
