@@ -121,6 +121,8 @@ class Trainer:
         self.losses: dict[str, Tensor] = {}
         self.nonfinite: NonFiniteTracker | None = None
         self._graphed = None
+        self._bar: Any = None  # the progress bar while train() runs
+        self._compiled_once = False
         self.held_h: Tensor | None = None  # with cfg.hold_latent: the latent of each env's episode
         if saved is not None:
             restore_trainer_state(self, *saved)
@@ -194,13 +196,24 @@ class Trainer:
             if self._graphed is None:
                 from softskills.skills.graph import GraphedUpdate
 
+                if compiles_graph(cfg):
+                    self._notice("compiling and capturing the update (once per run; about 20 s on a GPU)")
                 # Warm-up runs on the real tensors and then restores them: no extra updates.
                 self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size,
                                               compile=compiles_graph(cfg))
             return self._graphed()
         if cfg.compile:
+            if not self._compiled_once:
+                self._notice("compiling the update (once per run; tens of seconds on a CPU)")
+                self._compiled_once = True
             return self.agent.compiled_update(self.buffer.sample(cfg.batch_size))
         return self.agent.update(self.buffer.sample(cfg.batch_size))
+
+    def _notice(self, message: str) -> None:
+        """Show a one-off pause's reason on the progress bar (nothing without one)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(message)
+            self._bar.refresh()
 
     def _check_finite(self) -> None:
         if self.nonfinite is not None:
@@ -220,6 +233,7 @@ class Trainer:
 
             bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.algo}/{cfg.policy} {cfg.env}",
                        unit="step", dynamic_ncols=True)
+        self._bar = bar
         t0, s0 = time.perf_counter(), self.step
         try:
             while self.step < cfg.steps:
@@ -250,6 +264,7 @@ class Trainer:
             logger.close()
             if bar is not None:
                 bar.close()
+            self._bar = None
         return {"step": self.step, "updates": self.num_updates, "eval_return": self.last_eval,
                 "sps": (self.step - s0) / max(time.perf_counter() - t0, 1e-9)}
 

@@ -41,6 +41,19 @@ def test_same_seed_same_parameters(tmp_path: Path) -> None:
     assert not torch.equal(params(a)["log_alpha"], params(c)["log_alpha"])
 
 
+def test_compiling_pause_is_announced_on_the_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-off compilation shows its reason on the bar, once; a run without compile says nothing.
+    (The compiled update is swapped for the eager one here: what is tested is the notice.)"""
+    t = Trainer(small(tmp_path / "c", steps=150, compile=True, progress=True))
+    calls = []
+    t.agent.compiled_update = lambda batch: calls.append(1) or t.agent.update(batch)  # type: ignore[method-assign]
+    t.train()
+    err = capsys.readouterr().err
+    assert len(calls) == 50 and err.count("compiling the update") >= 1
+    Trainer(small(tmp_path / "e", steps=150, progress=True)).train()
+    assert "compiling" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("fast_path", [True, False])
 @pytest.mark.parametrize("terminate_at", [None, 7])
 def test_stored_terminated_flag_is_termination_not_truncation(
