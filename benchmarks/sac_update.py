@@ -129,6 +129,8 @@ def main() -> None:
                    help="also time the plain route (fast_path=False, not compiled) and report the ratio")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
+    if a.compile_mode and not a.compile:
+        p.error("--compile-mode needs --compile")
     torch.set_num_threads(a.threads)
     n = a.updates or max(10, 200 // a.skills) if a.device == "cpu" else (a.updates or 500)
     sb3 = None

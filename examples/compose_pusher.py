@@ -15,7 +15,8 @@ the original's ``FinalGoalDistance``):
    of the two critics (thesis eq. 6.2) and a fresh policy is extracted from the union of the two
    skills' buffers (SQL: SVGD, as the original; SAC: the SAC policy loss with ``--policy``). No
    environment step is taken; the composed task ``(x, -1)`` is the merge of the two goals.
-3. **Evaluation.** Every run is reloaded from disk and evaluated with its deterministic policy over
+3. **Evaluation.** Every run is reloaded from disk and evaluated (``--eval``: SQL's sampler with sampled
+   actions, as the original evaluated it, since its ``xi = 0`` action is not a mode; SAC deterministically) over
    ``--episodes`` episodes; episode ``e`` resets with seed ``--eval-seed + e``. Reported: mean ± std
    (population std) of the final puck-goal distance.
 4. **Direct tasks.** The three 2-D goals are trained as K = 3 skills of one run, with 2x the
@@ -218,13 +219,17 @@ def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
             "wall_s": wall}
 
 
-def final_distances(run_dir: str | Path, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def final_distances(run_dir: str | Path, episodes: int, seed: int,
+                    sampled: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Reload ``run_dir`` and evaluate every skill on its own task: final goal distances ``(K, E)``,
-    final puck positions ``(K, E, 2)`` and the tasks (deterministic policy, episode e seeded ``seed + e``)."""
+    final puck positions ``(K, E, 2)`` and the tasks (episode e seeded ``seed + e``). The policy acts
+    deterministically, or with ``sampled`` draws its actions (torch seeded with ``seed`` first)."""
     agent, cfg, _ = load_run(run_dir)
     envs = default_env_factory(cfg)(episodes)
     try:
-        res = evaluate(agent, envs, seed)
+        if sampled:
+            torch.manual_seed(seed)
+        res = evaluate(agent, envs, seed, deterministic=not sampled)
     finally:
         envs.close()
     dist = np.array([[float(info["goal_distance"]) for info in row] for row in res.final_infos])
@@ -339,8 +344,8 @@ def write_table(out: Path) -> Path:
     for row in ROWS:
         cells = [fmt(found[v]["rows"].get(row)) if v in found else "—" for v in cols]
         lines.append(f"| {row} | " + " | ".join(cells) + f" | {THESIS[row][0]} | {THESIS[row][1]} |")
-    lines += ["", "Ours: deterministic policy, the distance on the state before the last of 300 steps (the original's "
-              "FinalGoalDistance); episodes and seeds per column below. Merges: `softskills compose` of the bottom "
+    lines += ["", "Ours: the distance on the state before the last of 300 steps (the original's "
+              "FinalGoalDistance); how the policy acted, episodes and seeds per column below. Merges: `softskills compose` of the bottom "
               "skill with the x skill, from the constituents' saved buffers, with **0 new env steps**.", "",
               "## Extraction vs training the direct task (thesis Fig. 6.2)", "",
               "| variant | merge | extraction gradient steps | extraction wall s | new env steps | direct-task updates "
@@ -372,7 +377,8 @@ def write_table(out: Path) -> Path:
             lines.append(f"- {v}: seed {r['seed']}, {r['steps']:,} env steps per constituent skill (K = 4 in one run), "
                          f"{2 * r['steps']:,} per direct task (K = 3 in one run), {r['extract_steps']:,} extraction "
                          f"steps (seed {r['extract_seed']}), {r['episodes']} evaluation episodes from seed "
-                         f"{r['eval_seed']}{', quick mode' if r['quick'] else ''}.")
+                         f"{r['eval_seed']} ({r.get('eval', 'deterministic')} actions)"
+                         f"{', quick mode' if r['quick'] else ''}.")
     path = out / "table.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -385,6 +391,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="env steps per constituent skill (default 500k; quick 300)")
     p.add_argument("--extract-steps", type=int, default=None, help="extraction gradient steps (10k; quick 50)")
     p.add_argument("--episodes", type=int, default=None, help="evaluation episodes per skill, >= 20 (100; quick 20)")
+    p.add_argument("--eval", choices=["auto", "deterministic", "sampled"], default="auto",
+                   help="how the policies act in the evaluation: auto is sampled for SQL (the original evaluated "
+                        "the sampler's draws; its xi = 0 action is not a mode) and deterministic for SAC")
     p.add_argument("--seed", type=int, default=1, help="training seed (the original's pretraining: 1)")
     p.add_argument("--extract-seed", type=int, default=0, help="extraction seed (the original's combination: 0)")
     p.add_argument("--eval-seed", type=int, default=10_000, help="episode e of every evaluation resets with this + e")
@@ -412,6 +421,7 @@ def main() -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     variant = "sql" if a.algo == "sql" else f"sac-{a.policy}"
+    sampled = a.eval == "sampled" or (a.eval == "auto" and a.algo == "sql")
     out = Path(a.out)
     vdir = out / variant
     vdir.mkdir(parents=True, exist_ok=True)
@@ -421,14 +431,14 @@ def main() -> None:
     cons = train(train_config(a, b, [g for _, g in CONSTITUENTS], b.steps, vdir / "constituents"), a.reuse)
     print(f"[{variant}] constituents: K = 4, {cons['env_steps_per_skill']:,} env steps and "
           f"{cons['updates_per_skill']:,} updates per skill, {cons['wall_s']:.0f} s", flush=True)
-    cons_dist, cons_puck, _ = final_distances(cons["run_dir"], b.episodes, a.eval_seed)
+    cons_dist, cons_puck, _ = final_distances(cons["run_dir"], b.episodes, a.eval_seed, sampled)
 
     # 2.-3. merges, offline through `softskills compose`, each evaluated from its saved run directory
     merges: dict[str, dict[str, Any]] = {}
     merge_puck: dict[str, np.ndarray] = {}
     for name, k, goal in MERGES:
         res = compose_merge(a, b, cons["run_dir"], k, vdir / f"merge-{name}")
-        dist, puck, tasks = final_distances(res["out"], b.episodes, a.eval_seed)
+        dist, puck, tasks = final_distances(res["out"], b.episodes, a.eval_seed, sampled)
         if [float(c) for c in tasks[0]["goal"]] != [float(c) for c in goal]:
             raise RuntimeError(f"merge {name} was composed for goal {tasks[0]['goal']}, expected {goal}")
         merge_puck[name] = puck[0]
@@ -443,7 +453,7 @@ def main() -> None:
 
     # 4. the direct tasks: K = 3, with the env steps of their two constituents together
     direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
-    direct_dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed)
+    direct_dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed, sampled)
     print(f"[{variant}] direct tasks: K = 3, {direct['env_steps_per_skill']:,} env steps and "
           f"{direct['updates_per_skill']:,} updates per skill, {direct['wall_s']:.0f} s", flush=True)
 
@@ -476,6 +486,7 @@ def main() -> None:
         "example": "compose_pusher", "env": ENV, "variant": variant, "algo": a.algo,
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
+        "eval": "sampled" if sampled else "deterministic",
         "reward_scale": a.reward_scale, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps,
         "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),

@@ -30,7 +30,7 @@ CONSTITUENT_GOALS = [[-1, None], [0, None], [1, None], [None, -1]]
 MERGES = {"bottom-left": (0, [-1, -1]), "bottom-middle": (1, [0, -1]), "bottom-right": (2, [1, -1])}
 ROWS = ["push left", "push middle", "push right", "push bottom", "push bottom-left", "merge bottom-left",
         "push bottom-middle", "merge bottom-middle", "push bottom-right", "merge bottom-right"]
-KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract_seed", "eval_seed", "episodes",
+KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract_seed", "eval_seed", "eval", "episodes",
         "steps", "reward_scale", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
         "table", "wall_s"}
 
@@ -60,12 +60,15 @@ def run_example(out: Path, *extra: str) -> tuple[dict, list[str]]:
     return json.loads(lines[-1]), lines[:-1]
 
 
-def reevaluate(run_dir: str, episodes: int, seed: int) -> np.ndarray:
-    """Final goal distances ``(K, episodes)`` of a saved run, evaluated here from its checkpoint."""
+def reevaluate(run_dir: str, episodes: int, seed: int, sampled: bool = False) -> np.ndarray:
+    """Final goal distances ``(K, episodes)`` of a saved run, evaluated here from its checkpoint
+    (with ``sampled``, actions drawn after seeding torch with ``seed``, as the example does)."""
     agent, cfg, _ = load_run(run_dir)
     envs = default_env_factory(cfg)(episodes)
     try:
-        res = evaluate(agent, envs, seed)
+        if sampled:
+            torch.manual_seed(seed)
+        res = evaluate(agent, envs, seed, deterministic=not sampled)
     finally:
         envs.close()
     return np.array([[info["goal_distance"] for info in row] for row in res.final_infos])
@@ -88,13 +91,15 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
     assert (m["steps"], m["direct_steps"], m["extract_steps"]) == (QUICK_STEPS, 2 * QUICK_STEPS, QUICK_EXTRACT)
     assert m["episodes"] == QUICK_EPISODES >= 20
     seed, episodes = m["eval_seed"], m["episodes"]
+    assert m["eval"] == ("sampled" if algo == "sql" else "deterministic")  # SQL's sampler has no mode
+    sampled = m["eval"] == "sampled"
 
     # constituents: K = 4 in one run, per-skill tasks, the asked env steps (read from the checkpoint)
     _, cfg, meta = load_run(m["constituents"]["run_dir"])
     assert cfg.skills == 4 and cfg.algo == algo and goals(cfg) == [
         [None if c is None else float(c) for c in g] for g in CONSTITUENT_GOALS]
     assert meta["step"] == m["constituents"]["env_steps_per_skill"] == m["steps"] and meta["buffer"]
-    dist = reevaluate(m["constituents"]["run_dir"], episodes, seed)
+    dist = reevaluate(m["constituents"]["run_dir"], episodes, seed, sampled)
     for k, row in enumerate(ROWS[:4]):
         assert_same(m["rows"][row], dist[k], row)
 
@@ -102,7 +107,7 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
     _, dcfg, dmeta = load_run(m["direct"]["run_dir"])
     assert dcfg.skills == 3 and dcfg.algo == algo and goals(dcfg) == [[float(c) for c in g] for _, g in MERGES.values()]
     assert dmeta["step"] == m["direct"]["env_steps_per_skill"] == 2 * m["steps"]
-    ddist = reevaluate(m["direct"]["run_dir"], episodes, seed)
+    ddist = reevaluate(m["direct"]["run_dir"], episodes, seed, sampled)
     for k, name in enumerate(MERGES):
         assert_same(m["rows"][f"push {name}"], ddist[k], f"push {name}")
 
@@ -118,7 +123,7 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
         assert info["method"] == ("svgd" if algo == "sql" else "sac")
         assert ccfg.skills == 1 and goals(ccfg) == [[float(c) for c in goal]], name
         assert r["argv"][:2] == ["softskills", "compose"]
-        cdist = reevaluate(r["run_dir"], episodes, seed)
+        cdist = reevaluate(r["run_dir"], episodes, seed, sampled)
         assert_same(r["final_distance"], cdist[0], name)
         assert m["rows"][f"merge {name}"] == r["final_distance"]
         b = r["bounds"]

@@ -6,9 +6,9 @@ constituent critics are frozen and nothing is stepped, as in the original's
 ``examples/pusher_combine.py`` (``train_qf=False``, a ``DummySampler``; originals.md §2.5). Two ways:
 
 * ``"svgd"``: SQL's amortised SVGD sampler (thesis §3.3, eq. 3.11-3.12), the original's method:
-  :func:`~softskills.skills.sql.svgd_direction` with ``grad log p = grad_a Q_Sigma / alpha`` and
-  :func:`~softskills.skills.sql.svgd_surrogate`, as :class:`~softskills.skills.sql_agent.SQLAgent`
-  trains its sampler.
+  :func:`~softskills.skills.sql.svgd_loss` towards ``exp(Q_Sigma/alpha)``, as
+  :class:`~softskills.skills.sql_agent.SQLAgent` trains its sampler, in the base run's
+  ``sql.svgd_space`` (pre-tanh for runs trained since 2026-11-26).
 * ``"sac"``: the SAC policy step (thesis eq. 5.9), minimising ``E[alpha log pi(a|s) - Q_Sigma(s, a)]``,
   i.e. ``KL(pi || pi_Sigma)`` up to a constant, over a tanh-Gaussian or Real-NVP policy
   (:func:`~softskills.skills.sac.actor_loss`).
@@ -38,7 +38,7 @@ from softskills.skills.agent_common import make_adam
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
 from softskills.skills.sac import action_log_prior, actor_loss
-from softskills.skills.sql import SQLConfig, svgd_direction, svgd_surrogate
+from softskills.skills.sql import SQLConfig, svgd_loss
 
 __all__ = ["ExtractConfig", "Extraction", "extract_policy", "extraction_train_config"]
 
@@ -175,13 +175,10 @@ def extract_policy(
 
     def step_svgd(obs: torch.Tensor) -> torch.Tensor:
         noise = torch.randn(1, obs.shape[1], sql.kernel_particles, da, generator=gen).to(device)
-        particles = policy.sample_actions(obs, sql.kernel_particles, noise)
-        fixed, updated = particles.split([sql.n_fixed, sql.n_updated], dim=2)
-        fixed = fixed.detach().requires_grad_(True)
-        log_p = q.log_density(obs.unsqueeze(2), fixed)  # Q_Sigma/alpha over squashed actions (sql.py)
-        (grad_log_p,) = torch.autograd.grad(log_p.sum(), fixed)
-        direction = svgd_direction(fixed.detach(), grad_log_p, updated)
-        return svgd_surrogate(updated, direction).sum()
+        pre = policy.sample_pre_tanh(obs, sql.kernel_particles, noise)
+        # log_density is Q_Sigma/alpha already, hence alpha 1 here (sql.svgd_loss)
+        return svgd_loss(pre, lambda a: q.log_density(obs.unsqueeze(2), a), 1.0, sql.n_fixed,
+                         sql.svgd_space).sum()
 
     step_fn = step_svgd if ext.method == "svgd" else step_sac
     t0 = time.perf_counter()

@@ -91,7 +91,9 @@ class SACAgent(nn.Module):
         self._adam_step: FusedAdamStep | None = None
         self._compiled_losses: Any = None
         self.compile_mode: str | None = None
-        """``torch.compile``'s ``mode`` for :meth:`compiled_update` (``None``: inductor's default)."""
+        """``torch.compile``'s ``mode`` for :meth:`compiled_update` (``None``: inductor's default), read at
+        the first call only. Under :class:`~softskills.skills.graph.GraphedUpdate` use a mode without
+        CUDA graphs of its own (not ``reduce-overhead`` or ``max-autotune``)."""
 
     @property
     def target_params(self) -> list[Tensor]:

@@ -100,8 +100,8 @@ class TrainConfig:
     ``graph_compile`` already does by default."""
     graph_compile: bool = True
     """On CUDA with ``graph``, capture SAC's ``torch.compile``d update in the CUDA graph (fewer,
-    fused kernels per replay: 1.41x the eager graph's updates/s at K = 1 and 1.11x at K = 64 on an
-    H200, ``docs/benchmarks.md``; about 20 s of compilation when training starts; not bitwise
+    fused kernels per replay: 1.41x the plain eager graph's updates/s at K = 1 and 1.11x at K = 64
+    on an H200, ``docs/benchmarks.md``; 20-60 s of compilation when training starts; not bitwise
     equal to the eager graph). ``--no-graph-compile`` captures the eager update. No effect on the
     CPU (see ``compile``) or for SQL."""
     progress: bool = True

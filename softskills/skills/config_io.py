@@ -9,13 +9,20 @@ from typing import Any
 from softskills.skills.checkpoint import CheckpointError
 from softskills.skills.config import TrainConfig
 
-__all__ = ["RESUMABLE_FIELDS", "config_to_dict", "config_from_dict", "resume_config"]
+__all__ = ["RESUMABLE_FIELDS", "LEGACY_DEFAULTS", "LEGACY_SQL_DEFAULTS", "config_to_dict", "config_from_dict",
+           "resume_config"]
 
 # Settings a resumed run may change: none of them changes the parameters it computes.
 RESUMABLE_FIELDS = frozenset({
     "steps", "device", "progress", "threads", "tensorboard", "log_every", "checkpoint_every",
     "eval_every", "eval_episodes", "resume", "overwrite", "out", "fast_path",
 })
+
+
+# Fields added after checkpoints were first written, with the behaviour of the code before them:
+# a checkpoint that lacks one was trained that way and resumes that way (the new defaults differ).
+LEGACY_DEFAULTS: dict[str, Any] = {"graph_compile": False}
+LEGACY_SQL_DEFAULTS: dict[str, Any] = {"svgd_space": "squashed"}
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
@@ -46,11 +53,17 @@ def _build(cls: type, d: dict[str, Any], where: str) -> Any:
 def config_from_dict(d: dict[str, Any], **overrides: Any) -> TrainConfig:
     """Inverse of :func:`config_to_dict`, with field overrides.
 
+    A field missing from ``d`` takes its default, except the fields of :data:`LEGACY_DEFAULTS`
+    and :data:`LEGACY_SQL_DEFAULTS`, which take the value that reproduces the code that wrote ``d``.
+
     Raises:
         CheckpointError: unknown fields or invalid values.
     """
     if not isinstance(d, dict):
         raise CheckpointError(f"checkpoint config must be a JSON object, got {type(d).__name__}")
+    d = {**LEGACY_DEFAULTS, **d}
+    if isinstance(d.get("sql"), dict):
+        d["sql"] = {**LEGACY_SQL_DEFAULTS, **d["sql"]}
     return dataclasses.replace(_build(TrainConfig, d, "checkpoint config"), **overrides)
 
 

@@ -4,22 +4,31 @@ Every tensor carries a leading skill dimension K and every loss returns one valu
 shape ``(K,)``; summing over skills before the backward pass gives every skill its own
 gradient because skills share no parameters.
 
-**Squash space (softlearning issue #143).** The original added ``sum log(1 - a_j^2 + 1e-6)``
-to ``log p`` of the *already squashed* particles ``a_j = tanh(u_j)``. That term is the tanh
-log-Jacobian, which belongs to the density of the *pre-tanh* variable ``u``; applied to ``a``
-it makes SVGD target ``exp(Q/alpha) * prod(1 - a^2)`` instead of the energy-based policy
-``exp(Q/alpha)`` (thesis eq. 3.4). We run SVGD in the **squashed space**: ``Q`` is defined
-over squashed actions, the soft value integrates ``exp(Q/alpha)`` over ``[-1, 1]^|A|``
-(eq. 3.7-3.8), and the particles that SVGD moves (and the kernel compares) are the squashed
-actions, so the target log-density is exactly ``Q(s, a)/alpha`` with **no** correction. The
-tanh at the sampler's output only keeps particles inside the box; its Jacobian enters through
-the chain rule of eq. 3.12 when the direction is backpropagated into the network.
+**Where SVGD runs (softlearning issue #143, ``SQLConfig.svgd_space``).** The sampler draws
+``a = tanh(u)``, ``u = MLP([s, xi])``, and SVGD should move its particles towards the
+energy-based policy ``pi(a|s) ∝ exp(Q(s, a)/alpha)`` on the box ``[-1, 1]^|A|`` (thesis eq. 3.4).
+
+- ``"pre_tanh"`` (the default): the particles are the pre-tanh ``u``, whose target density is
+  ``exp(Q(s, tanh u)/alpha) * prod_j (1 - tanh(u_j)^2)`` (the change of variables ``a = tanh u``),
+  so ``grad_u log p = (grad_a Q / alpha) * (1 - a^2) - 2 a``. This samples exactly
+  ``exp(Q/alpha)`` on the box, and the ``-2a`` term keeps the particles out of tanh's flat tails.
+  The kernel compares the ``u``.
+- ``"original"``: the particles are the squashed ``a`` and ``log p = Q/alpha + sum log(1 - a^2 + 1e-6)``,
+  as the original code did: it added the tanh log-Jacobian to the density of the *squashed*
+  actions, so its target is ``exp(Q/alpha) * prod(1 - a^2)``, narrower than the soft policy.
+- ``"squashed"``: the particles are the squashed ``a`` with ``log p = Q/alpha`` and no term
+  (this package's behaviour until 2026-11-26). The target is right, but SVGD on a box is
+  ill-posed: nothing pulls a particle back from the boundary, the kernel's repulsion pushes the
+  outer ones out, and once ``tanh`` saturates the gradient through it vanishes. On the pusher
+  at alpha = 1 a quarter of the action components ended beyond 0.99 and training barely
+  progressed in 100k steps (README, "Pusher, SQL at 20% of the budget").
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -31,11 +40,15 @@ __all__ = [
     "soft_td_target",
     "td_loss",
     "rbf_kernel",
+    "svgd_score",
     "svgd_direction",
     "svgd_surrogate",
+    "svgd_loss",
 ]
 
 _LOG2 = math.log(2.0)
+_ORIGINAL_EPS = 1e-6  # softqlearning's EPS inside log(1 - a^2 + EPS)
+SVGDSpace = Literal["pre_tanh", "original", "squashed"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,11 @@ class SQLConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Hidden widths of the critics and of the sampling network. (256, 256) as the SAC core;
     softqlearning's MuJoCo examples used (128, 128)."""
+    svgd_space: SVGDSpace = "pre_tanh"
+    """Where the SVGD particles live and which density they target (module docstring):
+    ``pre_tanh`` samples ``exp(Q/alpha)`` on the action box exactly; ``original`` is
+    softqlearning's ``exp(Q/alpha) prod(1 - a^2)``; ``squashed`` is this package's earlier,
+    ill-posed variant (kept so that old checkpoints resume as they were trained)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
@@ -101,6 +119,8 @@ class SQLConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if len(self.hidden) == 0 or any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be non-empty positive widths, got {self.hidden}")
+        if self.svgd_space not in ("pre_tanh", "original", "squashed"):
+            raise ValueError(f"svgd_space must be 'pre_tanh', 'original' or 'squashed', got {self.svgd_space!r}")
 
     @property
     def n_updated(self) -> int:
@@ -192,6 +212,30 @@ def rbf_kernel(xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
     return kappa, grad
 
 
+def svgd_score(grad_log_q: Tensor, actions: Tensor, space: SVGDSpace) -> Tensor:
+    """``grad log p`` of SVGD's target at the fixed particles, in the particles' own space.
+
+    With ``log q = Q/alpha`` over squashed actions ``a = tanh(u)`` (module docstring):
+
+    - ``pre_tanh``: ``grad_u [log q(tanh u) + sum log(1 - tanh(u)^2)] = grad_a log q * (1 - a^2) - 2 a``;
+    - ``original``: ``grad_a [log q(a) + sum log(1 - a^2 + eps)] = grad_a log q - 2 a / (1 - a^2 + eps)``;
+    - ``squashed``: ``grad_a log q``.
+
+    Args:
+        grad_log_q: ``grad_a Q(s, a) / alpha`` at the fixed particles' actions, ``(..., D)``.
+        actions: those actions ``a = tanh(u)``, ``(..., D)``.
+        space: ``SQLConfig.svgd_space``.
+
+    Returns:
+        ``(..., D)``, the score in ``u`` for ``pre_tanh`` and in ``a`` otherwise.
+    """
+    if space == "pre_tanh":
+        return grad_log_q * (1.0 - actions.pow(2)) - 2.0 * actions
+    if space == "original":
+        return grad_log_q - 2.0 * actions / (1.0 - actions.pow(2) + _ORIGINAL_EPS)
+    return grad_log_q
+
+
 def svgd_direction(fixed: Tensor, grad_log_p: Tensor, updated: Tensor) -> Tensor:
     """Empirical Stein variational direction (thesis eq. 3.11 and appendix C.1).
 
@@ -226,3 +270,38 @@ def svgd_surrogate(updated: Tensor, direction: Tensor) -> Tensor:
         ``(K,)``.
     """
     return -(direction.detach() * updated).sum(-1).mean(dim=(-1, -2))
+
+
+def svgd_loss(
+    pre_tanh: Tensor,
+    q_fn: Callable[[Tensor], Tensor],
+    alpha: float | Tensor,
+    n_fixed: int,
+    space: SVGDSpace,
+) -> Tensor:
+    """Amortised SVGD of the sampler towards ``exp(Q/alpha)`` (thesis eq. 3.11-3.12), per skill.
+
+    The first ``n_fixed`` particles define the empirical Stein direction (index j), the rest
+    are updated (index i). ``space`` picks the particles (``u`` or ``a = tanh u``) and the score
+    (:func:`svgd_score`); the kernel compares the particles of that space.
+
+    Args:
+        pre_tanh: the sampler's particles ``u = MLP([s, xi])`` with gradient, ``(K, B, M, D)``.
+        q_fn: ``Q(s, a)`` at squashed actions ``(K, B, n_fixed, D)`` -> ``(K, B, n_fixed)``; its
+            parameters should be detached (only the sampler learns from this loss).
+        alpha: the temperature, broadcastable against ``(K, B, n_fixed, D)``.
+        n_fixed: fixed particles.
+        space: ``SQLConfig.svgd_space``.
+
+    Returns:
+        The surrogate :func:`svgd_surrogate`, ``(K,)``.
+    """
+    actions = torch.tanh(pre_tanh)
+    particles = pre_tanh if space == "pre_tanh" else actions
+    fixed, updated = particles.split([n_fixed, particles.shape[2] - n_fixed], dim=2)
+    with torch.enable_grad():
+        fixed_a = actions[:, :, :n_fixed].detach().requires_grad_(True)
+        (grad_q,) = torch.autograd.grad(q_fn(fixed_a).float().sum(), fixed_a)
+    score = svgd_score(grad_q.float() / alpha, fixed_a.detach().float(), space)
+    direction = svgd_direction(fixed.detach().float(), score, updated.float())
+    return svgd_surrogate(updated.float(), direction)

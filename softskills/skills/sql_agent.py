@@ -23,8 +23,7 @@ from softskills.skills.sql import (
     SQLConfig,
     soft_td_target,
     soft_value_uniform_is,
-    svgd_direction,
-    svgd_surrogate,
+    svgd_loss,
     td_loss,
 )
 from softskills.skills.sql_sampler import SVGDSampler
@@ -43,8 +42,9 @@ class SQLAgent(nn.Module):
 
     One update computes the TD loss of the twin critics against the soft value of the *target*
     twins (the minimum of the twins at each uniform action, as softlearning's SQL does) and
-    the amortised-SVGD surrogate of the sampler, whose target log-density is the minimum of
-    the *online* twins divided by ``alpha`` (the original had a single Q). It sums them, runs
+    the amortised-SVGD surrogate of the sampler, whose target is ``exp(Q/alpha)`` with ``Q``
+    the minimum of the *online* twins (the original had a single Q), in the space that
+    ``SQLConfig.svgd_space`` picks (pre-tanh by default; see :mod:`softskills.skills.sql`). It sums them, runs
     **one** backward pass and **one** fused Adam step over two parameter groups. ``grad_a Q``
     for SVGD comes from the online critic through detached weights (one small
     ``autograd.grad``), so no critic weight gradient is computed for the sampler. Both losses
@@ -155,20 +155,15 @@ class SQLAgent(nn.Module):
                 y = soft_td_target(batch.rew, batch.terminated, next_v, cfg.gamma, cfg.reward_scale)
             q = self.critic(obs, batch.act).float()
 
-            particles = self.policy.sample_actions(obs, cfg.kernel_particles, noise)
-            fixed, updated = particles.split([cfg.n_fixed, cfg.n_updated], dim=2)
-            # Target log-density log p(a) = Q(s, a)/alpha over *squashed* actions, with no tanh
-            # correction (softlearning issue #143; see the module docstring of sql.py).
-            with torch.enable_grad():
-                fixed = fixed.detach().requires_grad_(True)
-                detached = [p.detach() for p in self._critic_params]
-                q_fixed = self._q_min(obs, fixed, detached).float()
-                (grad_q,) = torch.autograd.grad(q_fixed.sum(), fixed)
-            grad_log_p = grad_q.float() / alpha.unsqueeze(-1).unsqueeze(-1)
-            direction = svgd_direction(fixed.detach().float(), grad_log_p, updated.float())
+            # SVGD towards exp(Q/alpha) in cfg.svgd_space (sql.py's module docstring); the
+            # critic is detached there: only the sampler learns from this loss.
+            pre = self.policy.sample_pre_tanh(obs, cfg.kernel_particles, noise)
+            detached = [p.detach() for p in self._critic_params]
+            actor_loss = svgd_loss(pre, lambda a: self._q_min(obs, a, detached), alpha.unsqueeze(-1).unsqueeze(-1),
+                                   cfg.n_fixed, cfg.svgd_space)
             losses = {
                 "qf_loss": td_loss(q, y),
-                "actor_loss": svgd_surrogate(updated.float(), direction),
+                "actor_loss": actor_loss,
             }
         losses["alpha"] = alpha.squeeze(-1)
         losses["q_mean"] = q.detach().mean(dim=(1, 2))

@@ -44,15 +44,19 @@ class SVGDSampler(nn.Module):
         gens = init_generators(seeds) if seeds is not None else None
         self.net = StackedMLP(num_skills, obs_dim + act_dim, hidden, act_dim, "relu", gens)
 
-    def forward(self, obs: Tensor, noise: Tensor) -> Tensor:
-        """``tanh(MLP([s, xi]))``: obs ``(K, *N, ds)`` (broadcast) and noise ``(K, *N, da)`` -> ``(K, *N, da)``."""
+    def pre_tanh(self, obs: Tensor, noise: Tensor) -> Tensor:
+        """``u = MLP([s, xi])``: obs ``(K, *N, ds)`` (broadcast) and noise ``(K, *N, da)`` -> ``(K, *N, da)``."""
         lead = noise.shape[:-1]
         obs = obs.expand(*lead, self.obs_dim)
         x = torch.cat([obs, noise], dim=-1).reshape(lead[0], -1, self.obs_dim + self.act_dim)
-        return torch.tanh(self.net(x)).reshape(*lead, self.act_dim)
+        return self.net(x).reshape(*lead, self.act_dim)
 
-    def sample_actions(self, obs: Tensor, n_particles: int, noise: Tensor | None = None) -> Tensor:
-        """``n_particles`` actions per state for SVGD: obs ``(K, B, ds)`` -> ``(K, B, M, da)``.
+    def forward(self, obs: Tensor, noise: Tensor) -> Tensor:
+        """``a = tanh(MLP([s, xi]))``: obs ``(K, *N, ds)`` (broadcast) and noise ``(K, *N, da)`` -> ``(K, *N, da)``."""
+        return torch.tanh(self.pre_tanh(obs, noise))
+
+    def sample_pre_tanh(self, obs: Tensor, n_particles: int, noise: Tensor | None = None) -> Tensor:
+        """``n_particles`` pre-tanh particles ``u`` per state for SVGD: obs ``(K, B, ds)`` -> ``(K, B, M, da)``.
 
         ``noise`` is the base sample ``xi``, ``(K, B, M, da)``, standard normal; drawn if ``None``.
         """
@@ -61,7 +65,11 @@ class SVGDSampler(nn.Module):
             noise = torch.randn(k, b, n_particles, self.act_dim, device=obs.device, dtype=obs.dtype)
         elif noise.shape[-2] != n_particles:
             raise ValueError(f"noise has {noise.shape[-2]} particles, expected {n_particles}")
-        return self(obs.unsqueeze(2), noise)
+        return self.pre_tanh(obs.unsqueeze(2), noise)
+
+    def sample_actions(self, obs: Tensor, n_particles: int, noise: Tensor | None = None) -> Tensor:
+        """``n_particles`` actions ``tanh(u)`` per state: obs ``(K, B, ds)`` -> ``(K, B, M, da)`` (as :meth:`sample_pre_tanh`)."""
+        return torch.tanh(self.sample_pre_tanh(obs, n_particles, noise))
 
     def draw(self, obs: Tensor, noise: Tensor | None = None) -> Tensor:
         """One action per state, ``(K, B, da)``; ``noise`` is ``xi`` ``(K, B, da)``, drawn if ``None``.

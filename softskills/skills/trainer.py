@@ -41,6 +41,12 @@ def compiles_graph(cfg: TrainConfig) -> bool:
 
     ``compile`` asks for it everywhere; ``graph_compile`` (the default) asks for it under the
     CUDA graph. Only SAC has a compiled update; SQL's graph captures the eager one.
+
+    Args:
+        cfg: the run's config.
+
+    Returns:
+        ``True`` when the CUDA graph holds :meth:`SACAgent.compiled_update`.
     """
     return cfg.algo == "sac" and (cfg.compile or cfg.graph_compile)
 
@@ -197,14 +203,14 @@ class Trainer:
                 from softskills.skills.graph import GraphedUpdate
 
                 if compiles_graph(cfg):
-                    self._notice("compiling and capturing the update (once per run; about 20 s on a GPU)")
+                    self._notice("compiling and capturing the update (once per run; 20-60 s on a GPU)")
                 # Warm-up runs on the real tensors and then restores them: no extra updates.
                 self._graphed = GraphedUpdate(self.agent, self.buffer, cfg.batch_size,
                                               compile=compiles_graph(cfg))
             return self._graphed()
         if cfg.compile:
             if not self._compiled_once:
-                self._notice("compiling the update (once per run; tens of seconds on a CPU)")
+                self._notice("compiling the update (once per run; tens of seconds)")
                 self._compiled_once = True
             return self.agent.compiled_update(self.buffer.sample(cfg.batch_size))
         return self.agent.update(self.buffer.sample(cfg.batch_size))

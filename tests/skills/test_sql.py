@@ -15,6 +15,8 @@ from softskills.skills.sql import (
     soft_td_target,
     soft_value_uniform_is,
     svgd_direction,
+    svgd_loss,
+    svgd_score,
     svgd_surrogate,
     td_loss,
 )
@@ -47,6 +49,7 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
         {"tau": 0.0},
         {"q_lr": 0.0},
         {"hidden": ()},
+        {"svgd_space": "tanh"},
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict) -> None:
@@ -151,6 +154,86 @@ def test_svgd_moves_particles_to_gaussian_target() -> None:
         a = a + 0.02 * svgd_direction(a, -(a - m) / s**2, a)
     assert a.mean().item() == pytest.approx(m, abs=0.03)
     assert a.std().item() == pytest.approx(s, abs=0.06)
+
+
+@pytest.mark.parametrize("space", ["pre_tanh", "original", "squashed"])
+def test_svgd_score_is_the_gradient_of_the_target_log_density(space: str) -> None:
+    """``svgd_score`` against autograd of the log-density each space targets (sql.py's docstring)."""
+    gen = torch.Generator().manual_seed(0)
+    u = (torch.randn(2, 5, 4, 3, generator=gen, dtype=torch.float64) * 1.5).requires_grad_(True)
+    w = torch.randn(3, generator=gen, dtype=torch.float64)
+    alpha = 0.7
+
+    def log_q(a: torch.Tensor) -> torch.Tensor:  # Q(s, a)/alpha for a made-up smooth Q
+        return (torch.sin(a) @ w + (a**2).sum(-1)) / alpha
+
+    a = torch.tanh(u)
+    if space == "pre_tanh":  # density of u when tanh(u) ~ exp(Q/alpha) on the box
+        (want,) = torch.autograd.grad((log_q(torch.tanh(u)) + torch.log(1 - torch.tanh(u) ** 2).sum(-1)).sum(), u)
+    else:
+        x = a.detach().requires_grad_(True)
+        extra = torch.log(1 - x**2 + 1e-6).sum(-1) if space == "original" else 0.0
+        (want,) = torch.autograd.grad((log_q(x) + extra).sum(), x)
+    x = a.detach().requires_grad_(True)
+    (grad_log_q,) = torch.autograd.grad(log_q(x).sum(), x)
+    torch.testing.assert_close(svgd_score(grad_log_q, a.detach(), space), want)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("space", ["pre_tanh", "original", "squashed"])
+def test_svgd_loss_moves_the_updated_particles_of_its_space(space: str) -> None:
+    """The gradient of ``svgd_loss`` reaches only the updated particles, and is minus the Stein
+    direction built in the space's own coordinates (``u`` for pre-tanh, ``a = tanh u`` otherwise),
+    chained through tanh where the particles are the squashed actions."""
+    gen = torch.Generator().manual_seed(1)
+    u = (torch.randn(2, 3, 6, 2, generator=gen, dtype=torch.float64) * 1.2).requires_grad_(True)
+    w = torch.randn(2, generator=gen, dtype=torch.float64)
+
+    def q_fn(a: torch.Tensor) -> torch.Tensor:
+        return torch.sin(a) @ w
+
+    loss = svgd_loss(u, q_fn, 0.5, 4, space)  # type: ignore[arg-type]
+    (g,) = torch.autograd.grad(loss.sum(), u)
+    a = torch.tanh(u.detach())
+    x = a[:, :, :4].clone().requires_grad_(True)
+    (grad_q,) = torch.autograd.grad(q_fn(x).sum(), x)
+    score = svgd_score(grad_q / 0.5, a[:, :, :4], space)  # type: ignore[arg-type]
+    parts = u.detach() if space == "pre_tanh" else a
+    direction = svgd_direction(parts[:, :, :4], score, parts[:, :, 4:])
+    chain = 1.0 if space == "pre_tanh" else 1 - a[:, :, 4:] ** 2
+    assert torch.equal(g[:, :, :4], torch.zeros_like(g[:, :, :4]))
+    # svgd_loss works in float32 (as under bf16 autocast): float32 tolerances
+    torch.testing.assert_close(g[:, :, 4:], (-direction * chain / (3 * 2)).to(g.dtype), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(("space", "mean_sq"), [("pre_tanh", 1 / 3), ("original", 0.2)])
+def test_amortised_svgd_on_a_flat_q_samples_its_target(space: str, mean_sq: float) -> None:
+    """With ``Q = 0`` the soft policy is uniform on the box (``E[a^2] = 1/3`` per component), and the
+    original's target ``prod(1 - a^2)`` gives ``E[a^2] = 1/5``. The pre-tanh sampler stays off the
+    boundary; the squashed variant (no pull back from it) piles its draws up at ``|a| -> 1``."""
+    torch.manual_seed(0)
+
+    def trained(space: str) -> torch.Tensor:
+        s = SVGDSampler(1, 2, 3, hidden=(32, 32), seeds=[0])
+        opt = torch.optim.Adam(s.parameters(), lr=3e-3)
+        obs = torch.zeros(1, 32, 2)
+        for _ in range(400):
+            loss = svgd_loss(s.sample_pre_tanh(obs, 16), lambda a: 0.0 * a.sum(-1), 1.0, 8, space)  # type: ignore[arg-type]
+            opt.zero_grad()
+            loss.sum().backward()
+            opt.step()
+        with torch.no_grad():
+            return s.draw(torch.zeros(1, 20_000, 2))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = trained(space)
+        squashed = trained("squashed")
+    finally:
+        torch.set_num_threads(threads)
+    assert a.pow(2).mean().item() == pytest.approx(mean_sq, abs=0.04)
+    assert (a.abs() > 0.99).float().mean().item() < 0.01  # uniform: exactly 0.01
+    assert (squashed.abs() > 0.99).float().mean().item() > 0.5
 
 
 def test_svgd_surrogate_gradient_is_minus_direction() -> None:

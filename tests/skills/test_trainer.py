@@ -45,11 +45,14 @@ def test_compiling_pause_is_announced_on_the_progress_bar(tmp_path: Path, capsys
     """The one-off compilation shows its reason on the bar, once; a run without compile says nothing.
     (The compiled update is swapped for the eager one here: what is tested is the notice.)"""
     t = Trainer(small(tmp_path / "c", steps=150, compile=True, progress=True))
-    calls = []
-    t.agent.compiled_update = lambda batch: calls.append(1) or t.agent.update(batch)  # type: ignore[method-assign]
+    events: list[str] = []
+    notice = t._notice
+    t._notice = lambda message: events.append("notice") or notice(message)  # type: ignore[method-assign]
+    t.agent.compiled_update = lambda batch: events.append("update") or t.agent.update(batch)  # type: ignore[method-assign]
     t.train()
     err = capsys.readouterr().err
-    assert len(calls) == 50 and err.count("compiling the update") >= 1
+    assert events == ["notice"] + ["update"] * 50  # once, before the first (compiling) update
+    assert "compiling the update" in err
     Trainer(small(tmp_path / "e", steps=150, progress=True)).train()
     assert "compiling" not in capsys.readouterr().err
 
