@@ -100,18 +100,19 @@ def test_graphed_sql_update_has_no_host_sync_and_copies_the_target() -> None:
 
 
 @cuda
-@pytest.mark.parametrize("policy", ["gaussian", "realnvp"])
-def test_graph_of_the_compiled_update_equals_the_eager_graph(policy: str) -> None:
+@pytest.mark.parametrize(("policy", "upper"), [("gaussian", False), ("realnvp", False), ("gaussian", True)])
+def test_graph_of_the_compiled_update_equals_the_eager_graph(policy: str, upper: bool) -> None:
     """``compile=True`` captures the torch.compile'd losses: after 20 replays the parameters equal the
-    eager graph's within the compiled update's tolerance (fused kernels sum in another order)."""
+    eager graph's within the compiled update's tolerance (fused kernels sum in another order). ``upper``:
+    a hierarchy's upper layer (unsquashed latent actions, normal action prior)."""
     from softskills.skills.graph import GraphedUpdate
 
     runs, inits = [], []
     for compile in (False, True):
         torch.manual_seed(0)
-        cfg = TrainConfig(skills=2, policy=policy, sac=SACConfig(hidden=(32, 32)), flow_embed_hidden=(32, 32),
-                          device="cuda", seed=0)
-        agent = build_agent(cfg, 5, 2).to("cuda")
+        sac = SACConfig(hidden=(32, 32), action_prior="normal" if upper else "uniform")
+        cfg = TrainConfig(skills=2, policy=policy, sac=sac, flow_embed_hidden=(32, 32), device="cuda", seed=0)
+        agent = build_agent(cfg, 5, 2, squash=not upper).to("cuda")
         agent.rebuild_optimizer()
         inits.append([p.detach().clone() for p in agent.parameters()])
         buf = ReplayBuffer(2, 500, 5, 2, "cuda")
