@@ -164,17 +164,33 @@ WALL_FILE = "train_wall.json"
 def saved_step(cfg: TrainConfig) -> int | None:
     """The env steps of the run saved in ``cfg.out`` if it is ``cfg``'s run, trained up to at most
     ``cfg.steps``: the same config but for its total ``steps`` (a finished 100k run continues to a 500k
-    budget exactly as a straight run would; nothing in the training depends on the total). ``None`` when
-    there is no readable run of that config there, or it trained beyond ``cfg.steps``."""
+    budget exactly as a straight run would; nothing in the training depends on the total) and its ``out``
+    (a run directory copied elsewhere is the same run). ``None`` when there is no readable run of that
+    config there, or it trained beyond ``cfg.steps``; then :func:`train` says why it trains afresh."""
+    return _reuse_check(cfg)[0]
+
+
+def _reuse_check(cfg: TrainConfig) -> tuple[int | None, str | None]:
+    """``(step, None)`` for a reusable run in ``cfg.out``; ``(None, why)`` when one is there but cannot be
+    reused; ``(None, None)`` when there is none."""
+    out = Path(cfg.out)
+    if not ((out / "checkpoint").exists() or (out / "checkpoint.old").exists()):
+        return None, None
     try:
         _, saved, meta = load_run(cfg.out)
-    except Exception:  # noqa: BLE001 - no run, or an unreadable one: train it
-        return None
-    same = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
-                                              threads=cfg.threads, resume=cfg.resume,
-                                              steps=cfg.steps)) == config_to_dict(cfg)
+    except Exception as e:  # noqa: BLE001 - an unreadable run: train it, and say so
+        return None, f"the run there cannot be loaded ({type(e).__name__}: {e})"
+    mine = config_to_dict(cfg)
+    theirs = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
+                                                threads=cfg.threads, resume=cfg.resume,
+                                                steps=cfg.steps, out=cfg.out))
+    differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
     step = int(meta["step"])
-    return step if same and step <= cfg.steps else None
+    if differ:
+        return None, f"its config differs in {', '.join(differ)}"
+    if step > cfg.steps:
+        return None, f"it trained {step:,} env steps, more than the {cfg.steps:,} asked for"
+    return step, None
 
 
 def write_wall(path: Path, wall_s: float, step: int) -> None:
@@ -190,7 +206,9 @@ def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
     the checkpoint) and training wall time (summed over the sessions that trained it, when each of them
     finished or checkpointed: ``WALL_FILE`` keeps the seconds up to the last checkpoint)."""
     wall_file = Path(cfg.out) / WALL_FILE
-    step = saved_step(cfg) if reuse else None
+    step, why = _reuse_check(cfg) if reuse else (None, None)
+    if why is not None:
+        print(f"not reusing {cfg.out}: {why}; training it afresh", flush=True)
     if step is not None and step >= cfg.steps:
         wall = json.loads(wall_file.read_text())["wall_s"] if wall_file.exists() else float("nan")
         print(f"reusing the finished run {cfg.out} (trained in {wall:.0f} s)", flush=True)

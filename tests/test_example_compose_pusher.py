@@ -242,8 +242,36 @@ def test_reuse_continues_an_unfinished_stage(tmp_path: Path, one_thread: None, m
     assert longer["env_steps_per_skill"] == 400 and longer["updates_per_skill"] == 400 - 100
     shorter = ex.train(dataclasses.replace(cfg, steps=200), reuse=True)  # a smaller one cannot: trained afresh
     out = capsys.readouterr().out
-    assert "resuming" not in out and "reusing" not in out
+    assert "resuming" not in out and "reusing the" not in out and "more than the 200 asked for" in out
     assert shorter["env_steps_per_skill"] == 200 and shorter["updates_per_skill"] == 200 - 100
+
+
+def test_reuse_accepts_a_copied_run_and_names_a_mismatch(tmp_path: Path, one_thread: None,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run directory copied to a new ``--out`` (to continue it to a larger budget beside the original) is
+    the same run, so ``--reuse`` continues it; a run whose config differs is trained afresh, and the message
+    names the differing field instead of silently starting over."""
+    import argparse
+    import dataclasses
+    import shutil
+
+    ex = _example()
+    a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
+                           fit_steps=None, algo="sac", policy="gaussian", seed=1, device="cpu", threads=1,
+                           progress=False, reward_scale=1.0)
+    cfg = ex.train_config(a, ex.budget(a), [[-1, None]], 150, tmp_path / "a")
+    ex.train(cfg)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    moved = dataclasses.replace(cfg, out=str(tmp_path / "b"), steps=200)
+    assert ex.saved_step(moved) == 150
+    capsys.readouterr()
+    res = ex.train(moved, reuse=True)
+    assert "resuming" in capsys.readouterr().out and res["env_steps_per_skill"] == 200
+
+    other = dataclasses.replace(cfg, out=str(tmp_path / "a"), batch_size=cfg.batch_size + 1, steps=200)
+    assert ex.saved_step(other) is None
+    ex.train(other, reuse=True)
+    assert "not reusing" in (out := capsys.readouterr().out) and "differs in batch_size" in out
 
 
 @pytest.mark.parametrize("algo", ["sql", "sac"])
