@@ -1,0 +1,154 @@
+"""How predictable is a latent's effect? Perturb the primitive's latent, and its actions, from one state.
+
+    python examples/ant_maze_sensitivity.py                  # 6 states, intervals 3, 15 and 45 env steps
+    python examples/ant_maze_sensitivity.py --quick          # 1 state, one interval, for CI
+
+A diagnostic for ``examples/ant_maze.py``, whose high level picks the shipped primitive's latent
+``h`` and holds it for ``--repeat`` env steps. The high level can only learn what a latent does
+if nearby latents do nearby things over that interval. At each of ``--states`` states of maze
+episodes (state ``i``: reset with seed ``--seed + i``, then ``20 (i + 2)`` env steps with one
+random latent held) it saves the whole MuJoCo state, draws one latent ``h ~ N(0, I)`` and holds
+it for ``n`` env steps (the *base* rollout), then restores the state and measures how far the
+ant's final position moves (``‖Δxy‖``, metres) when
+
+- **closed loop**: ``h`` is replaced by ``h + δ·u`` for ``--directions`` random unit vectors
+  ``u``, the primitive acting on the state as usual;
+- **open loop**: the base rollout's *actions* are replayed with N(0, δ²) noise added (and clipped
+  to the action box), no primitive in the loop, which tells the simulator's own sensitivity apart
+  from the primitive's;
+- **fresh**: a new latent ``h' ~ N(0, I)``, the scale of the effect a high level can choose between.
+
+``δ = 0`` replays the base rollout itself, so its ``‖Δxy‖`` must be exactly 0 (the restore is
+exact); the example checks that. For a latent whose effect is learnable, the closed-loop
+``‖Δxy‖`` shrinks with ``δ`` far below the fresh one. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import numpy as np
+import torch
+
+from softskills.envs.sim_state import restore_sim_state, save_sim_state
+from softskills.hierarchy import LatentActionWrapper, pretrained
+from softskills.skills.vec import make_env
+
+ENV = "softskills/AntCrossMaze-v0"
+DELTAS = (0.0, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
+"""Perturbation sizes: of the latent (closed loop) and of every action component (open loop)."""
+
+
+def maze(goal: int = 2) -> LatentActionWrapper:
+    """The maze with the shipped primitive's latent as its action (one env step per action)."""
+    return LatentActionWrapper(make_env(ENV, goal=goal, terminate_when_unhealthy=False),
+                               pretrained("ant-velocity"), repeat=1)
+
+
+def closed_loop(env: LatentActionWrapper, state: Any, h: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold latent ``h`` for ``n`` env steps from ``state``: the displacement ``(2,)`` and the actions ``(n, A)``."""
+    u = env.unwrapped
+    obs = restore_sim_state(env, state)
+    x0, acts = u.xy.copy(), []
+    for _ in range(n):
+        a = env.layer.act(h[None], obs[None])[0]
+        acts.append(a)
+        obs, *_ = u.step(a)
+    return u.xy - x0, np.asarray(acts)
+
+
+def open_loop(env: LatentActionWrapper, state: Any, actions: np.ndarray) -> np.ndarray:
+    """Replay ``actions`` from ``state``, no policy in the loop: the displacement ``(2,)``."""
+    u = env.unwrapped
+    restore_sim_state(env, state)
+    x0 = u.xy.copy()
+    for a in actions:
+        u.step(a)
+    return u.xy - x0
+
+
+def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...], deltas: tuple[float, ...],
+                directions: int, seed: int) -> dict[str, Any]:
+    """Mean ``‖Δxy‖`` per interval and perturbation size over ``states`` states; see the module docstring."""
+    rng = np.random.default_rng(seed)
+    dim = env.action_space.shape[0]
+    lo, hi = env.env.action_space.low, env.env.action_space.high
+    res: dict[str, Any] = {str(n): {"closed": {str(d): [] for d in deltas}, "open": {str(d): [] for d in deltas},
+                                    "fresh": [], "base": []} for n in intervals}
+    for i in range(states):
+        env.reset(seed=seed + i)
+        walk = rng.standard_normal(dim)
+        for _ in range(20 * (i + 2)):
+            env.step(walk)
+        state = save_sim_state(env)
+        h = rng.standard_normal(dim)
+        for n in intervals:
+            r = res[str(n)]
+            base, acts = closed_loop(env, state, h, n)
+            r["base"].append(float(np.linalg.norm(base)))
+            for d in deltas:
+                dirs = rng.standard_normal((directions, dim))
+                dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+                r["closed"][str(d)].append(float(np.mean(
+                    [np.linalg.norm(closed_loop(env, state, h + d * v, n)[0] - base) for v in dirs])))
+                r["open"][str(d)].append(float(np.mean(
+                    [np.linalg.norm(open_loop(env, state, np.clip(acts + d * rng.standard_normal(acts.shape), lo, hi))
+                                    - base) for _ in range(directions)])))
+            r["fresh"].append(float(np.mean(
+                [np.linalg.norm(closed_loop(env, state, rng.standard_normal(dim), n)[0] - base)
+                 for _ in range(directions)])))
+    restore_sim_state(env, state)
+    summary = {n: {"base": float(np.mean(r["base"])), "fresh": float(np.mean(r["fresh"])),
+                   "closed": {d: float(np.mean(v)) for d, v in r["closed"].items()},
+                   "open": {d: float(np.mean(v)) for d, v in r["open"].items()}} for n, r in res.items()}
+    return {"summary": summary, "per_state": res}
+
+
+def table(summary: dict[str, Any], deltas: tuple[float, ...]) -> str:
+    """The summary as a Markdown table: one row per interval and loop."""
+    head = "| env steps | loop | " + " | ".join(f"δ = {d:g}" for d in deltas) + " | fresh latent | base ‖Δxy‖ |"
+    lines = [head, "|" + "---|" * (len(deltas) + 4)]
+    for n, s in summary.items():
+        for loop in ("closed", "open"):
+            cells = " | ".join(f"{s[loop][str(d)]:.4f}" for d in deltas)
+            fresh = f"{s['fresh']:.3f}" if loop == "closed" else ""
+            lines.append(f"| {n} | {loop} | {cells} | {fresh} | {s['base']:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--states", type=int, default=6, help="maze states probed")
+    p.add_argument("--intervals", type=int, nargs="+", default=[3, 15, 45], help="env steps each latent is held")
+    p.add_argument("--directions", type=int, default=8, help="perturbations per state and size")
+    p.add_argument("--goal", type=int, default=2, choices=(0, 1, 2))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="1 state, 3 env steps, 2 directions, for CI")
+    a = p.parse_args()
+    for name in ("states", "directions"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name} must be at least 1, got {getattr(a, name)}")
+    if min(a.intervals) < 1:
+        p.error(f"--intervals must all be at least 1, got {a.intervals}")
+    if a.quick:
+        a.states, a.intervals, a.directions = 1, [3], 2
+    torch.set_num_threads(1)
+    env = maze(a.goal)
+    try:
+        res = sensitivity(env, a.states, tuple(a.intervals), DELTAS, a.directions, a.seed)
+    finally:
+        env.close()
+    for n, s in res["summary"].items():
+        if s["closed"]["0.0"] != 0.0 or s["open"]["0.0"] != 0.0:
+            raise SystemExit(f"replaying the base rollout moved the ant ({s['closed']['0.0']}, {s['open']['0.0']} m "
+                             f"after {n} steps): the simulator restore is not exact")
+    print(table(res["summary"], DELTAS))
+    print(json.dumps({"example": "ant_maze_sensitivity", "quick": a.quick, "states": a.states,
+                      "directions": a.directions, "goal": a.goal, "seed": a.seed, "deltas": list(DELTAS),
+                      **res}))
+
+
+if __name__ == "__main__":
+    main()
