@@ -18,8 +18,13 @@ ant's final position moves (``‖Δxy‖``, metres) when
   from the primitive's;
 - **fresh**: a new latent ``h' ~ N(0, I)``, the scale of the effect a high level can choose between.
 
-``δ = 0`` replays the base rollout itself, so its ``‖Δxy‖`` must be exactly 0 (the restore is
-exact); the example checks that. For a latent whose effect is learnable, the closed-loop
+The two δ are different scales: the latent moves by exactly ``δ`` once, while the open loop adds
+noise of standard deviation ``δ`` to every action component at every step. For each state and
+interval the directions and the noise are drawn once and scaled by each ``δ`` (paired across
+``δ``), and each state's walk and latent come from their own generator (``(--seed, i)``), so a
+state is the same whatever ``--intervals``. ``δ = 0`` replays the base rollout itself, so its
+``‖Δxy‖`` must be exactly 0 (the restore is exact); the example checks that. The summary has the
+mean and the median over states. For a latent whose effect is learnable, the closed-loop
 ``‖Δxy‖`` shrinks with ``δ`` far below the fresh one. Ends with one JSON line.
 """
 
@@ -34,7 +39,7 @@ import torch
 
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
 from softskills.hierarchy import LatentActionWrapper, pretrained
-from softskills.skills.vec import make_env
+from softskills.skills.vec import make_env, scale_action
 
 ENV = "softskills/AntCrossMaze-v0"
 DELTAS = (0.0, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
@@ -49,11 +54,11 @@ def maze(goal: int = 2) -> LatentActionWrapper:
 
 def closed_loop(env: LatentActionWrapper, state: Any, h: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hold latent ``h`` for ``n`` env steps from ``state``: the displacement ``(2,)`` and the actions ``(n, A)``."""
-    u = env.unwrapped
+    u, box = env.unwrapped, env.env.action_space
     obs = restore_sim_state(env, state)
     x0, acts = u.xy.copy(), []
-    for _ in range(n):
-        a = env.layer.act(h[None], obs[None])[0]
+    for _ in range(n):  # what LatentActionWrapper.step does, one env step at a time
+        a = scale_action(env.layer.act(h[None], obs[None])[0], box.low, box.high).astype(box.dtype)
         acts.append(a)
         obs, *_ = u.step(a)
     return u.xy - x0, np.asarray(acts)
@@ -72,12 +77,12 @@ def open_loop(env: LatentActionWrapper, state: Any, actions: np.ndarray) -> np.n
 def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...], deltas: tuple[float, ...],
                 directions: int, seed: int) -> dict[str, Any]:
     """Mean ``‖Δxy‖`` per interval and perturbation size over ``states`` states; see the module docstring."""
-    rng = np.random.default_rng(seed)
     dim = env.action_space.shape[0]
     lo, hi = env.env.action_space.low, env.env.action_space.high
     res: dict[str, Any] = {str(n): {"closed": {str(d): [] for d in deltas}, "open": {str(d): [] for d in deltas},
                                     "fresh": [], "base": []} for n in intervals}
     for i in range(states):
+        rng = np.random.default_rng([seed, i])  # state i is the same whatever the intervals and sizes
         env.reset(seed=seed + i)
         walk = rng.standard_normal(dim)
         for _ in range(20 * (i + 2)):
@@ -88,32 +93,36 @@ def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...
             r = res[str(n)]
             base, acts = closed_loop(env, state, h, n)
             r["base"].append(float(np.linalg.norm(base)))
+            dirs = rng.standard_normal((directions, dim))  # drawn once, scaled by every delta (paired)
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+            noise = rng.standard_normal((directions, *acts.shape))
             for d in deltas:
-                dirs = rng.standard_normal((directions, dim))
-                dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
                 r["closed"][str(d)].append(float(np.mean(
                     [np.linalg.norm(closed_loop(env, state, h + d * v, n)[0] - base) for v in dirs])))
                 r["open"][str(d)].append(float(np.mean(
-                    [np.linalg.norm(open_loop(env, state, np.clip(acts + d * rng.standard_normal(acts.shape), lo, hi))
-                                    - base) for _ in range(directions)])))
+                    [np.linalg.norm(open_loop(env, state, np.clip(acts + d * z, lo, hi)) - base) for z in noise])))
             r["fresh"].append(float(np.mean(
                 [np.linalg.norm(closed_loop(env, state, rng.standard_normal(dim), n)[0] - base)
                  for _ in range(directions)])))
-    restore_sim_state(env, state)
     summary = {n: {"base": float(np.mean(r["base"])), "fresh": float(np.mean(r["fresh"])),
                    "closed": {d: float(np.mean(v)) for d, v in r["closed"].items()},
-                   "open": {d: float(np.mean(v)) for d, v in r["open"].items()}} for n, r in res.items()}
+                   "open": {d: float(np.mean(v)) for d, v in r["open"].items()},
+                   "median": {"fresh": float(np.median(r["fresh"])),
+                              "closed": {d: float(np.median(v)) for d, v in r["closed"].items()}}}
+               for n, r in res.items()}
     return {"summary": summary, "per_state": res}
 
 
 def table(summary: dict[str, Any], deltas: tuple[float, ...]) -> str:
-    """The summary as a Markdown table: one row per interval and loop."""
+    """The summary as a Markdown table: per interval, the closed loop's mean and median over states and the
+    open loop's mean."""
     head = "| env steps | loop | " + " | ".join(f"δ = {d:g}" for d in deltas) + " | fresh latent | base ‖Δxy‖ |"
     lines = [head, "|" + "---|" * (len(deltas) + 4)]
     for n, s in summary.items():
-        for loop in ("closed", "open"):
-            cells = " | ".join(f"{s[loop][str(d)]:.4f}" for d in deltas)
-            fresh = f"{s['fresh']:.3f}" if loop == "closed" else ""
+        for loop in ("closed", "closed, median", "open"):
+            vals = s["median"]["closed"] if loop == "closed, median" else s[loop]
+            cells = " | ".join(f"{vals[str(d)]:.4f}" for d in deltas)
+            fresh = {"closed": f"{s['fresh']:.3f}", "closed, median": f"{s['median']['fresh']:.3f}"}.get(loop, "")
             lines.append(f"| {n} | {loop} | {cells} | {fresh} | {s['base']:.3f} |")
     return "\n".join(lines)
 
@@ -132,6 +141,7 @@ def main() -> None:
             p.error(f"--{name} must be at least 1, got {getattr(a, name)}")
     if min(a.intervals) < 1:
         p.error(f"--intervals must all be at least 1, got {a.intervals}")
+    a.intervals = sorted(set(a.intervals))
     if a.quick:
         a.states, a.intervals, a.directions = 1, [3], 2
     torch.set_num_threads(1)

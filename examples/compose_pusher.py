@@ -61,7 +61,7 @@ import torch
 from softskills import cli
 from softskills.compose.bounds import FitConfig
 from softskills.skills.config import TrainConfig
-from softskills.skills.config_io import config_to_dict
+from softskills.skills.config_io import RESUMABLE_FIELDS, config_to_dict
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.loading import load_run
@@ -163,9 +163,10 @@ WALL_FILE = "train_wall.json"
 
 def saved_step(cfg: TrainConfig) -> int | None:
     """The env steps of the run saved in ``cfg.out`` if it is ``cfg``'s run, trained up to at most
-    ``cfg.steps``: the same config but for its total ``steps`` (a finished 100k run continues to a 500k
-    budget exactly as a straight run would; nothing in the training depends on the total) and its ``out``
-    (a run directory copied elsewhere is the same run). ``None`` when there is no readable run of that
+    ``cfg.steps``: the same config but for the settings a resumed run may change
+    (:data:`~softskills.skills.config_io.RESUMABLE_FIELDS`): its total ``steps`` (a finished 100k run
+    continues to a 500k budget exactly as a straight run would; nothing in the training depends on the
+    total), its ``out`` (a run directory copied elsewhere is the same run), its device, threads and logging. ``None`` when there is no readable run of that
     config there, or it trained beyond ``cfg.steps``; then :func:`train` says why it trains afresh."""
     return _reuse_check(cfg)[0]
 
@@ -181,9 +182,7 @@ def _reuse_check(cfg: TrainConfig) -> tuple[int | None, str | None]:
     except Exception as e:  # noqa: BLE001 - an unreadable run: train it, and say so
         return None, f"the run there cannot be loaded ({type(e).__name__}: {e})"
     mine = config_to_dict(cfg)
-    theirs = config_to_dict(dataclasses.replace(saved, overwrite=cfg.overwrite, progress=cfg.progress,
-                                                threads=cfg.threads, resume=cfg.resume,
-                                                steps=cfg.steps, out=cfg.out))
+    theirs = config_to_dict(dataclasses.replace(saved, **{f: getattr(cfg, f) for f in RESUMABLE_FIELDS}))
     differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
     step = int(meta["step"])
     if differ:

@@ -61,3 +61,27 @@ def test_closed_loop_displacement_is_the_rollouts() -> None:
         assert np.linalg.norm(other - disp) > 0
     finally:
         env.close()
+
+
+def test_closed_loop_is_the_wrappers_rollout() -> None:
+    """``closed_loop`` re-reads the state at every env step, as ``LatentActionWrapper`` does: stepping a
+    wrapper with ``repeat=n`` from the same state ends at the same position bit for bit."""
+    ex = load_example("ant_maze_sensitivity")
+    from softskills.envs.sim_state import restore_sim_state, save_sim_state
+    from softskills.hierarchy import LatentActionWrapper
+
+    env = ex.maze(goal=1)
+    try:
+        env.reset(seed=2)
+        for _ in range(30):
+            env.step(np.ones(env.action_space.shape[0]))
+        state = save_sim_state(env)
+        h = np.random.default_rng(5).standard_normal(env.action_space.shape[0])
+        disp, _ = ex.closed_loop(env, state, h, 12)
+        wrapped = LatentActionWrapper(env.env, env.layer, repeat=12)
+        wrapped._obs = restore_sim_state(env, state).astype(np.float64)  # as if the wrapper had just observed it
+        x0 = env.unwrapped.xy.copy()
+        wrapped.step(h)
+        np.testing.assert_array_equal(env.unwrapped.xy - x0, disp)
+    finally:
+        env.close()

@@ -255,6 +255,8 @@ def test_reuse_accepts_a_copied_run_and_names_a_mismatch(tmp_path: Path, one_thr
     import dataclasses
     import shutil
 
+    from softskills.skills.loading import load_run
+
     ex = _example()
     a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
                            fit_steps=None, algo="sac", policy="gaussian", seed=1, device="cpu", threads=1,
@@ -267,6 +269,13 @@ def test_reuse_accepts_a_copied_run_and_names_a_mismatch(tmp_path: Path, one_thr
     capsys.readouterr()
     res = ex.train(moved, reuse=True)
     assert "resuming" in capsys.readouterr().out and res["env_steps_per_skill"] == 200
+    assert load_run(tmp_path / "a")[2]["step"] == 150  # the copy was continued, the original left alone
+    assert ex.saved_step(dataclasses.replace(moved, device="cpu:0", eval_every=7)) == 200  # resumable fields
+
+    (tmp_path / "b" / "checkpoint" / "meta.json").write_text("{ truncated")
+    assert ex.saved_step(moved) is None
+    ex.train(dataclasses.replace(moved, steps=160), reuse=True)
+    assert "cannot be loaded" in capsys.readouterr().out
 
     other = dataclasses.replace(cfg, out=str(tmp_path / "a"), batch_size=cfg.batch_size + 1, steps=200)
     assert ex.saved_step(other) is None
