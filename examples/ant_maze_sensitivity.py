@@ -24,7 +24,8 @@ interval the directions and the noise are drawn once and scaled by each ``δ`` (
 ``δ``), and each state's walk and latent come from their own generator (``(--seed, i)``), so a
 state is the same whatever ``--intervals``. ``δ = 0`` replays the base rollout itself, so its
 ``‖Δxy‖`` must be exactly 0 (the restore is exact); the example checks that. The summary has the
-mean and the median over states. For a latent whose effect is learnable, the closed-loop
+mean and the median over states. It also reports, per state, the share of 200 env steps with ``h``
+held after which no part of the ant touches the floor (``airborne``): a hopping gait. For a latent whose effect is learnable, the closed-loop
 ``‖Δxy‖`` shrinks with ``δ`` far below the fresh one. Ends with one JSON line.
 """
 
@@ -34,6 +35,7 @@ import argparse
 import json
 from typing import Any
 
+import mujoco
 import numpy as np
 import torch
 
@@ -44,6 +46,8 @@ from softskills.skills.vec import make_env, scale_action
 ENV = "softskills/AntCrossMaze-v0"
 DELTAS = (0.0, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
 """Perturbation sizes: of the latent (closed loop) and of every action component (open loop)."""
+AIRBORNE_STEPS = 200
+"""Env steps over which :func:`airborne_fraction` counts the steps without floor contact."""
 
 
 def maze(goal: int = 2) -> LatentActionWrapper:
@@ -74,6 +78,20 @@ def open_loop(env: LatentActionWrapper, state: Any, actions: np.ndarray) -> np.n
     return u.xy - x0
 
 
+def airborne_fraction(env: LatentActionWrapper, state: Any, h: np.ndarray, n: int) -> float:
+    """The share of ``n`` env steps, latent ``h`` held from ``state``, after which no geom of the ant touches
+    the floor (contacts with the maze walls do not count): how much of the gait is in the air."""
+    u, box = env.unwrapped, env.env.action_space
+    floor = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+    obs = restore_sim_state(env, state)
+    air = 0
+    for _ in range(n):
+        obs, *_ = u.step(scale_action(env.layer.act(h[None], obs[None])[0], box.low, box.high).astype(box.dtype))
+        con = u.data.contact[:u.data.ncon]
+        air += not any(floor in (c.geom1, c.geom2) for c in con)
+    return air / n
+
+
 def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...], deltas: tuple[float, ...],
                 directions: int, seed: int) -> dict[str, Any]:
     """Mean ``‖Δxy‖`` per interval and perturbation size over ``states`` states; see the module docstring."""
@@ -81,6 +99,7 @@ def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...
     lo, hi = env.env.action_space.low, env.env.action_space.high
     res: dict[str, Any] = {str(n): {"closed": {str(d): [] for d in deltas}, "open": {str(d): [] for d in deltas},
                                     "fresh": [], "base": []} for n in intervals}
+    airborne = []
     for i in range(states):
         rng = np.random.default_rng([seed, i])  # state i is the same whatever the intervals and sizes
         env.reset(seed=seed + i)
@@ -89,6 +108,7 @@ def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...
             env.step(walk)
         state = save_sim_state(env)
         h = rng.standard_normal(dim)
+        airborne.append(airborne_fraction(env, state, h, AIRBORNE_STEPS))
         for n in intervals:
             r = res[str(n)]
             base, acts = closed_loop(env, state, h, n)
@@ -110,7 +130,7 @@ def sensitivity(env: LatentActionWrapper, states: int, intervals: tuple[int, ...
                    "median": {"fresh": float(np.median(r["fresh"])),
                               "closed": {d: float(np.median(v)) for d, v in r["closed"].items()}}}
                for n, r in res.items()}
-    return {"summary": summary, "per_state": res}
+    return {"summary": summary, "per_state": res, "airborne": airborne}
 
 
 def table(summary: dict[str, Any], deltas: tuple[float, ...]) -> str:
@@ -155,6 +175,7 @@ def main() -> None:
             raise SystemExit(f"replaying the base rollout moved the ant ({s['closed']['0.0']}, {s['open']['0.0']} m "
                              f"after {n} steps): the simulator restore is not exact")
     print(table(res["summary"], DELTAS))
+    print("airborne share of %d env steps per state: %s" % (AIRBORNE_STEPS, " ".join(f"{x:.2f}" for x in res["airborne"])))
     print(json.dumps({"example": "ant_maze_sensitivity", "quick": a.quick, "states": a.states,
                       "directions": a.directions, "goal": a.goal, "seed": a.seed, "deltas": list(DELTAS),
                       **res}))

@@ -85,3 +85,23 @@ def test_closed_loop_is_the_wrappers_rollout() -> None:
         np.testing.assert_array_equal(env.unwrapped.xy - x0, disp)
     finally:
         env.close()
+
+
+def test_airborne_fraction_counts_steps_without_floor_contact() -> None:
+    """An ant lifted 2 m above the floor with no velocity is in the air for all of its first 10 env steps
+    (about 0.64 s of free fall at 0.05 s per step), and has landed within 40."""
+    ex = load_example("ant_maze_sensitivity")
+    from softskills.envs.sim_state import save_sim_state
+
+    env = ex.maze(goal=0)
+    try:
+        env.reset(seed=0)
+        u = env.unwrapped
+        u.data.qpos[2] += 2.0
+        u.data.qvel[:] = 0.0
+        high = save_sim_state(env)
+        h = np.zeros(env.action_space.shape[0])
+        assert ex.airborne_fraction(env, high, h, 10) == 1.0
+        assert ex.airborne_fraction(env, high, h, 40) < 1.0
+    finally:
+        env.close()
