@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from softskills.envs.ant_velocity import FRAME_SKIP
 from softskills.hierarchy import FrozenLayer, HierarchicalPolicy
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 from softskills.skills.checkpoint import load_checkpoint
@@ -39,15 +40,22 @@ ENV = "softskills/AntVelocity-v0"
 EXPORT = Path(__file__).resolve().parents[1] / "softskills" / "hierarchy" / "weights" / "ant-velocity"
 
 
+def env_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    """AntVelocity's kwargs: ``frame_skip`` only when it is not Ant-v5's default (so older runs still resume)."""
+    return {} if args.frame_skip == FRAME_SKIP else {"frame_skip": args.frame_skip}
+
+
 def config(args: argparse.Namespace) -> TrainConfig:
     """The 2018 low-level settings (``--quick``: tiny nets and budget)."""
     if args.quick:
-        return TrainConfig(env=ENV, policy="realnvp", steps=args.steps, warmup_steps=100, batch_size=32,
+        return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=100,
+                           batch_size=32,
                            sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(32, 32),
                            flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=0, eval_episodes=1,
                            progress=False,
                            tensorboard=False, threads=args.threads, overwrite=not args.resume, resume=args.resume)
-    return TrainConfig(env=ENV, policy="realnvp", steps=args.steps, warmup_steps=10_000, batch_size=128,
+    return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=10_000,
+                       batch_size=128,
                        sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(128, 128),
                        flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=100_000, eval_episodes=2,
                        checkpoint_every=25_000, log_every=5_000, threads=args.threads, resume=args.resume)
@@ -86,7 +94,12 @@ def main() -> None:
     p.add_argument("--note", default="", help="a note for the model card (e.g. how the run was resumed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--frame-skip", type=int, default=FRAME_SKIP,
+                   help="physics steps of 0.01 s per env step: 5 is Ant-v5's 0.05 s (the shipped primitive), "
+                        "2 is rllab's 0.02 s (the original primitives'); the probe and the model card use it too")
     args = p.parse_args()
+    if args.frame_skip < 1:
+        p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
     if args.steps is None:
         args.steps = 300 if args.quick else 4_000_000
     if args.quick:
@@ -100,7 +113,7 @@ def main() -> None:
         train_s = time.perf_counter() - t
     layer = FrozenLayer.from_run(out)
     latents = fixed_latents(layer.latent_dim, 16, seed=0)
-    paths = latent_rollouts(layer, ENV, latents, steps=args.probe_steps, seed=1000)
+    paths = latent_rollouts(layer, ENV, latents, steps=args.probe_steps, seed=1000, **env_kwargs(args))
     stats = direction_stats(paths)
     _, meta, _ = load_checkpoint(out)
     steps = int(meta["step"])
@@ -114,7 +127,7 @@ def main() -> None:
         export = Path(args.export_dir)
         HierarchicalPolicy([layer]).save(export)
         card = {
-            "name": "ant-velocity", "env": ENV, "steps": steps, "seed": int(meta["config"]["seed"]),
+            "name": export.name, "env": ENV, "env_kwargs": env_kwargs(args), "steps": steps, "seed": int(meta["config"]["seed"]),
             "date": datetime.date.today().isoformat(),
             "command": args.command or "python examples/pretrain_locomotion.py " + " ".join(sys.argv[1:]),
             "note": args.note, "config": meta["config"], "train_env_steps_per_s": sps,

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_pretrain_locomotion_quick_exports_a_primitive(tmp_path: Path) -> None:
     out, export = tmp_path / "ant", tmp_path / "export"
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_locomotion.py"), "--quick", "--out",
-                           str(out), "--export", "--export-dir", str(export)],
+                           str(out), "--export", "--export-dir", str(export), "--frame-skip", "2"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -28,3 +28,18 @@ def test_pretrain_locomotion_quick_exports_a_primitive(tmp_path: Path) -> None:
     assert card["state_sha256"] == digest
     layer = HierarchicalPolicy.load(export).layers[0]
     assert (layer.policy.obs_dim, layer.latent_dim) == (card["obs_dim"], card["latent_dim"]) == (105, 8)
+    # --frame-skip 2 (rllab's 0.02 s step) reached the training env, and the card says so
+    assert card["env_kwargs"] == {"frame_skip": 2} and card["config"]["env_kwargs"] == '{"frame_skip": 2}'
+    assert card["name"] == "export"
+
+
+def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:
+    """Without ``--frame-skip`` the config has no env kwargs, as before the flag, so older runs resume."""
+    import argparse
+
+    from tests.example_module import load_example
+
+    ex = load_example("pretrain_locomotion")
+    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False)
+    assert ex.config(argparse.Namespace(**base, frame_skip=5)).env_kwargs == "{}"  # what the shipped card records
+    assert ex.config(argparse.Namespace(**base, frame_skip=2)).env_kwargs == '{"frame_skip": 2}'

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces, utils
 
-from softskills.envs.ant_velocity import ANT_OBS_DIM, HEALTHY_Z_RANGE, AntCore
+from softskills.envs.ant_velocity import ANT_OBS_DIM, FRAME_SKIP, HEALTHY_Z_RANGE, AntCore
 
 __all__ = [
     "ANT_MAZE_OBS_DIM",
@@ -123,6 +123,7 @@ class AntMazeEnv(AntCore):
             ``healthy_z_range``.
         healthy_z_range: healthy torso height range.
         reset_noise_scale: v5's reset noise scale.
+        frame_skip: physics steps of 0.01 s per env step (``AntCore``); must match the primitive's.
         render_mode: as in ``MujocoEnv``.
     """
 
@@ -137,6 +138,7 @@ class AntMazeEnv(AntCore):
         terminate_when_unhealthy: bool = True,
         healthy_z_range: tuple[float, float] = HEALTHY_Z_RANGE,
         reset_noise_scale: float = 0.1,
+        frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
     ) -> None:
         goals = np.asarray(goals, dtype=np.float64).reshape(-1, 2)
@@ -167,6 +169,7 @@ class AntMazeEnv(AntCore):
             healthy_z_range=healthy_z_range,
             terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
+            frame_skip=frame_skip,
             render_mode=render_mode,
             default_camera_config=camera,
         )
@@ -213,6 +216,7 @@ class AntCrossMazeEnv(AntMazeEnv):
         progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
+        frame_skip: physics steps of 0.01 s per env step (``AntCore``); must match the primitive's.
         render_mode: as in ``MujocoEnv``.
     """
 
@@ -224,6 +228,7 @@ class AntCrossMazeEnv(AntMazeEnv):
         progress_reward: float = 0.0,
         terminate_when_unhealthy: bool = True,
         reset_noise_scale: float = 0.1,
+        frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(
@@ -235,11 +240,12 @@ class AntCrossMazeEnv(AntMazeEnv):
             progress_reward=progress_reward,
             terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
+            frame_skip=frame_skip,
             render_mode=render_mode,
         )
         utils.EzPickle.__init__(
             self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
-            render_mode,
+            frame_skip, render_mode,
         )  # fmt: skip
 
 
@@ -253,6 +259,7 @@ class AntSimpleMazeEnv(AntMazeEnv):
         progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
+        frame_skip: physics steps of 0.01 s per env step (``AntCore``); must match the primitive's.
         render_mode: as in ``MujocoEnv``.
     """
 
@@ -264,6 +271,7 @@ class AntSimpleMazeEnv(AntMazeEnv):
         progress_reward: float = 0.0,
         terminate_when_unhealthy: bool = True,
         reset_noise_scale: float = 0.1,
+        frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(
@@ -275,9 +283,10 @@ class AntSimpleMazeEnv(AntMazeEnv):
             progress_reward=progress_reward,
             terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
+            frame_skip=frame_skip,
             render_mode=render_mode,
         )
         utils.EzPickle.__init__(
             self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
-            render_mode,
+            frame_skip, render_mode,
         )  # fmt: skip

@@ -43,13 +43,16 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
-__all__ = ["ANT_OBS_DIM", "AntCore", "AntVelocityEnv", "HEALTHY_Z_RANGE", "TORSO"]
+__all__ = ["ANT_OBS_DIM", "AntCore", "AntVelocityEnv", "FRAME_SKIP", "HEALTHY_Z_RANGE", "TORSO"]
 
 ANT_OBS_DIM = 105
 """Ant-v5 observation size: ``qpos[2:]`` (13) ‖ ``qvel`` (14) ‖ clipped ``cfrc_ext[1:]`` (78)."""
 
 HEALTHY_Z_RANGE: tuple[float, float] = (0.2, 1.0)
 """Torso height (``qpos[2]``) range outside which the episode terminates (originals.md §1.4)."""
+
+FRAME_SKIP = 5
+"""Ant-v5's physics steps (of 0.01 s) per env step, so ``dt = 0.05 s``; rllab's Ant used ``dt = 0.02 s``."""
 
 TORSO = "torso"
 """Body whose subtree centre of mass is the ant's position (originals.md §1.5)."""
@@ -79,6 +82,8 @@ class AntCore(AntEnv):
         ctrl_cost_weight: weight of ``‖a‖²`` (``control_cost``).
         contact_cost_weight: weight of ``‖clip(cfrc_ext, -1, 1)‖²`` (``contact_cost``).
         survive_reward: bonus per healthy step (``healthy_reward``).
+        frame_skip: physics steps of 0.01 s per env step. Ant-v5's 5 gives 0.05 s; 2 gives rllab's
+            0.02 s, the control step of the original primitives (originals.md §1.5).
         render_mode: as in ``MujocoEnv``.
         default_camera_config: as in ``MujocoEnv``.
     """
@@ -95,9 +100,12 @@ class AntCore(AntEnv):
         ctrl_cost_weight: float = 0.0,
         contact_cost_weight: float = 0.0,
         survive_reward: float = 0.0,
+        frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
         default_camera_config: dict[str, Any] | None = None,
     ) -> None:
+        if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
+            raise ValueError(f"frame_skip must be an int >= 1 (physics steps of 0.01 s per env step); got {frame_skip!r}")
         lo, hi = (float(v) for v in healthy_z_range)
         if not lo < hi:
             raise ValueError(
@@ -122,7 +130,7 @@ class AntCore(AntEnv):
         self._target = target
         super().__init__(
             xml_file="ant.xml",
-            frame_skip=5,
+            frame_skip=int(frame_skip),
             default_camera_config=default_camera_config or {"distance": 4.0},
             forward_reward_weight=0.0,
             ctrl_cost_weight=float(ctrl_cost_weight),
@@ -218,7 +226,7 @@ class AntVelocityEnv(AntCore):
 
     ``r = velocity_weight·‖v_xy‖ + survive_reward·1[healthy] − ctrl_cost_weight·‖a‖²
     − contact_cost_weight·‖clip(cfrc_ext, −1, 1)‖²``, where ``v_xy`` is the torso
-    subtree-COM displacement over the step divided by ``dt = 0.05 s``. The episode terminates
+    subtree-COM displacement over the step divided by ``dt`` (0.05 s; 0.01 s x ``frame_skip``). The episode terminates
     when the torso height leaves ``healthy_z_range`` (or the state is not finite). The module
     docstring explains the coefficient conversion from rllab.
 
@@ -234,6 +242,7 @@ class AntVelocityEnv(AntCore):
         healthy_z_range: healthy torso height range.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
+        frame_skip: physics steps of 0.01 s per env step (:class:`AntCore`).
         render_mode: as in ``MujocoEnv``.
     """
 
@@ -246,6 +255,7 @@ class AntVelocityEnv(AntCore):
         healthy_z_range: tuple[float, float] = HEALTHY_Z_RANGE,
         terminate_when_unhealthy: bool = True,
         reset_noise_scale: float = 0.1,
+        frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
     ) -> None:
         self.velocity_weight = float(velocity_weight)
@@ -256,6 +266,7 @@ class AntVelocityEnv(AntCore):
             ctrl_cost_weight=ctrl_cost_weight,
             contact_cost_weight=contact_cost_weight,
             survive_reward=survive_reward,
+            frame_skip=frame_skip,
             render_mode=render_mode,
         )
         utils.EzPickle.__init__(
@@ -267,6 +278,7 @@ class AntVelocityEnv(AntCore):
             healthy_z_range,
             terminate_when_unhealthy,
             reset_noise_scale,
+            frame_skip,
             render_mode,
         )
 

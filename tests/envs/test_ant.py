@@ -249,6 +249,9 @@ def test_bad_kwargs() -> None:
         AntVelocityEnv(healthy_z_range=(1.0, 0.2))
     with pytest.raises(ValueError, match="cost"):
         AntVelocityEnv(ctrl_cost_weight=-1.0)
+    for skip in (0, 2.0, True):
+        with pytest.raises(ValueError, match="frame_skip"):
+            AntVelocityEnv(frame_skip=skip)  # type: ignore[arg-type]
 
 
 def test_pickle_keeps_kwargs() -> None:
@@ -256,3 +259,28 @@ def test_pickle_keeps_kwargs() -> None:
     assert isinstance(env, AntCrossMazeEnv) and env.goal_index == 2 and env.goal_reward == 5.0
     vel = pickle.loads(pickle.dumps(AntVelocityEnv(velocity_weight=2.0)))
     assert isinstance(vel, AntVelocityEnv) and vel.velocity_weight == 2.0
+    fine = pickle.loads(pickle.dumps(AntVelocityEnv(velocity_weight=2.0, frame_skip=2)))
+    assert fine.frame_skip == 2 and fine.velocity_weight == 2.0
+    for cls in (AntCrossMazeEnv, AntSimpleMazeEnv):
+        maze = pickle.loads(pickle.dumps(cls(goal=0, progress_reward=3.0, frame_skip=2)))
+        assert maze.frame_skip == 2 and maze.progress_reward == 3.0
+
+
+@pytest.mark.parametrize("env_id", ["softskills/AntVelocity-v0", "softskills/AntCrossMaze-v0"])
+def test_frame_skip_sets_the_control_step(env_id: str) -> None:
+    """``frame_skip=2`` gives rllab's 0.02 s env step (the default stays Ant-v5's 0.05 s): one env step is
+    exactly two physics steps of the same action, and the velocity is measured over that step."""
+    fine = gymnasium.make(env_id, frame_skip=2).unwrapped
+    coarse = gymnasium.make(env_id).unwrapped
+    assert fine.dt == pytest.approx(0.02) and coarse.dt == pytest.approx(0.05)
+    fine.reset(seed=3)
+    coarse.reset(seed=3)
+    a = np.full(8, 0.4)
+    for _ in range(5):  # five steps of 0.02 s are two steps of 0.05 s (10 physics steps each way)
+        *_, info = fine.step(a)
+    for _ in range(2):
+        coarse.step(a)
+    np.testing.assert_allclose(fine.data.qpos, coarse.data.qpos, atol=1e-12)
+    before = fine.xy
+    *_, info = fine.step(a)
+    np.testing.assert_allclose(info["xy_velocity"], (fine.xy - before) / 0.02, atol=1e-9)
