@@ -4,6 +4,7 @@
     python examples/ant_maze.py --methods hierarchy --env-steps 600000 --resume   # continue one method
     python examples/ant_maze.py --eval-only                       # evaluate and plot the runs in --out
     python examples/ant_maze.py --quick                           # a smoke run for CI (about a minute)
+    python examples/ant_maze.py --primitive runs/ant-velocity-fs2 # stack on your own pretrained primitive
 
 The maze is ``softskills/AntCrossMaze-v0``: reward 1000 on coming within 2 m of the goal, which
 ends the episode, and nothing else; 1000-step episodes. Goals 0 (south), 1 (north) and 2 (east)
@@ -27,7 +28,9 @@ temperature tuning), Real-NVP embedding (128, 128, 16) and s/t units 8, one upda
 action (``--updates-per-step`` changes it; ``--gamma`` the discount). Flat and fine-tuned SAC get
 as many updates per 3 env steps, so every method takes the same updates. ``--reward-scale`` changes the
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
-``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
+``--primitive`` takes another low level: ``pretrained:NAME`` or a run directory of
+``examples/pretrain_locomotion.py``; the maze then steps with the ``frame_skip`` that primitive
+was trained with (``--frame-skip 2`` there gives rllab's 0.02 s step). ``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
 the sparse reward. It is **not** the thesis' task; it is there to tell the high level's
 exploration problem apart from what the primitive can do.
 
@@ -57,7 +60,9 @@ import numpy as np
 import torch
 
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS, CROSS_MAZE_WALLS
-from softskills.hierarchy import pretrained, resume_stacked, run_env_factory, stacked_trainer
+from softskills.envs.ant_velocity import FRAME_SKIP
+from softskills.hierarchy import FrozenLayer, pretrained, resume_stacked, run_env_factory, stacked_trainer
+from softskills.hierarchy.pretrained import pretrained_card
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
 from softskills.skills.loading import load_run
@@ -70,12 +75,33 @@ REPEAT = 3
 """The original's ``control_interval``: env steps per high-level action (``--repeat`` changes it)."""
 
 
+PRIMITIVE = "pretrained:ant-velocity"
+"""The shipped primitive (``--primitive`` takes another one, or a run of ``pretrain_locomotion.py``)."""
+
+
 def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The maze's kwargs: the unhealthy-termination switch, and the progress term only when it is on."""
+    """The maze's kwargs: the unhealthy-termination switch, the progress term only when it is on, and the
+    primitive's ``frame_skip`` only when it is not Ant-v5's default (the maze must step as its env did)."""
     kw: dict[str, Any] = {"terminate_when_unhealthy": args.terminate_when_unhealthy}
     if args.progress_reward:
         kw["progress_reward"] = args.progress_reward
+    if getattr(args, "frame_skip", FRAME_SKIP) != FRAME_SKIP:
+        kw["frame_skip"] = args.frame_skip
     return kw
+
+
+def load_primitive(spec: str) -> tuple[FrozenLayer, int]:
+    """The primitive ``spec`` (``pretrained:NAME`` or a run directory of ``pretrain_locomotion.py``) as a frozen
+    layer, and the ``frame_skip`` of the env it was trained on."""
+    if spec.startswith("pretrained:"):
+        name = spec.removeprefix("pretrained:")
+        layer, trained = pretrained(name), pretrained_card(name)["config"].get("env_kwargs", "{}")
+    else:
+        if not (Path(spec) / "checkpoint").exists():
+            raise SystemExit(f"--primitive {spec!r} is neither pretrained:NAME nor a run directory with a checkpoint")
+        layer, trained = FrozenLayer.from_run(spec), load_run(spec)[1].env_kwargs
+    kw = json.loads(trained) if isinstance(trained, str) else dict(trained)
+    return layer, int(kw.get("frame_skip", FRAME_SKIP))
 
 
 def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
@@ -99,20 +125,20 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
         updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed,
         out=str(out / method), sac=sac,
-        stack_on="pretrained:ant-velocity" if high else "", repeat=args.repeat if high else 1,
+        stack_on=getattr(args, "primitive", PRIMITIVE) if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,
         overwrite=not args.resume, resume=args.resume, **nets)
 
 
-def init_from_primitive(trainer: Trainer) -> None:
-    """Copy the shipped primitive into every skill of a flat Real-NVP policy on the maze.
+def init_from_primitive(trainer: Trainer, primitive: FrozenLayer | None = None) -> None:
+    """Copy the primitive (default: the shipped one) into every skill of a flat Real-NVP policy on the maze.
 
     The maze observation is the primitive's observation followed by extra features (the xy
     position); their columns of the first embedding layer are zero, so ``f(h; s)`` is the
     primitive's for every ``h`` and ``s``.
     """
-    source = pretrained("ant-velocity").policy.state_dict()
+    source = (primitive or pretrained("ant-velocity")).policy.state_dict()
     target = trainer.agent.policy
     with torch.no_grad():
         for name, value in target.state_dict().items():
@@ -136,7 +162,7 @@ def train(method: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     else:
         trainer = Trainer(cfg)
         if method == "finetune" and not args.resume:
-            init_from_primitive(trainer)
+            init_from_primitive(trainer, load_primitive(args.primitive)[0])
     trainer.train()
     env_steps = trainer.step * (cfg.repeat if cfg.stack_on else 1)
     return {"env_steps_per_goal": env_steps, "updates": trainer.num_updates, "wall_s": time.perf_counter() - t}
@@ -229,6 +255,9 @@ def main() -> None:
                         "as many per --repeat env steps")
     p.add_argument("--gamma", type=float, default=0.99,
                    help="discount per agent step (the original's 0.99; a high-level step is --repeat env steps)")
+    p.add_argument("--primitive", default=PRIMITIVE,
+                   help="the low level: pretrained:NAME, or a run directory of examples/pretrain_locomotion.py; the "
+                        "maze steps with the frame_skip that the primitive was trained with")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -249,7 +278,10 @@ def main() -> None:
         p.error(f"--progress-reward must be a finite number >= 0, got {args.progress_reward}")
     if args.env_steps <= args.warmup:
         p.error(f"--env-steps ({args.env_steps}) must exceed --warmup ({args.warmup})")
-    args.primitive_arch = pretrained("ant-velocity").policy.arch
+    if not args.primitive.startswith("pretrained:"):
+        args.primitive = str(Path(args.primitive).resolve())
+    layer, args.frame_skip = load_primitive(args.primitive)
+    args.primitive_arch = layer.policy.arch
     torch.set_num_threads(1)
     out = Path(args.out)
     training: dict[str, dict[str, Any]] = {}
@@ -275,7 +307,7 @@ def main() -> None:
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
-               "episodes": args.episodes, "repeat": args.repeat,
+               "episodes": args.episodes, "repeat": args.repeat, "primitive": args.primitive, "frame_skip": args.frame_skip,
                "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

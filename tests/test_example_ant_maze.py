@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from softskills.hierarchy import pretrained, run_policy
+from softskills.hierarchy import pretrained, run_policy, stacked_trainer
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
+from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import Trainer
 from tests.example_module import load_example
 
@@ -152,3 +154,32 @@ def test_gamma_reaches_every_method() -> None:
         proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--gamma", bad],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "--gamma must lie in (0, 1]" in proc.stderr, bad
+
+
+def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path) -> None:
+    """``--primitive RUN`` stacks the high level on that run, and the maze steps with the ``frame_skip`` the
+    primitive was trained with (here rllab's 2); the shipped primitive keeps Ant-v5's default; a path that
+    is not a run is refused by name."""
+    ex = _example()
+    prim = tmp_path / "prim"
+    cfg = TrainConfig(env="softskills/AntVelocity-v0", env_kwargs={"frame_skip": 2}, policy="realnvp", steps=30,
+                      warmup_steps=20, batch_size=8, sac=SACConfig(hidden=(8, 8)), flow_embed_hidden=(8, 8),
+                      flow_st_hidden=(4,), out=str(prim), progress=False, tensorboard=False, eval_every=0,
+                      eval_episodes=1, threads=1)
+    Trainer(cfg).train()
+    layer, skip = ex.load_primitive(str(prim))
+    assert skip == 2 and layer.latent_dim == 8
+    assert ex.load_primitive(ex.PRIMITIVE)[1] == 5
+    args = _args(primitive=str(prim), frame_skip=skip, primitive_arch=layer.policy.arch)
+    high = ex.config("hierarchy", args, tmp_path / "out")
+    assert high.stack_on == str(prim) and json.loads(high.env_kwargs)["frame_skip"] == 2
+    assert json.loads(ex.config("flat", args, tmp_path / "out").env_kwargs)["frame_skip"] == 2
+    assert "frame_skip" not in json.loads(ex.config("hierarchy", _args(), tmp_path / "o2").env_kwargs)
+    trainer = stacked_trainer(dataclasses.replace(high, steps=12, warmup_steps=6, batch_size=4,
+                                                  flow_embed_hidden=(8, 8), sac=SACConfig(hidden=(8, 8))))
+    base = trainer.envs
+    while hasattr(base, "base"):
+        base = base.base
+    assert base.envs[0][0].unwrapped.dt == pytest.approx(0.02)  # the maze under the high level steps at 0.02 s
+    with pytest.raises(SystemExit, match="neither"):
+        ex.load_primitive(str(tmp_path / "nothing"))
