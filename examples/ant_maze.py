@@ -62,7 +62,7 @@ import torch
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS, CROSS_MAZE_WALLS
 from softskills.envs.ant_velocity import FRAME_SKIP
 from softskills.hierarchy import FrozenLayer, pretrained, resume_stacked, run_env_factory, stacked_trainer
-from softskills.hierarchy.pretrained import pretrained_card
+from softskills.hierarchy import load_primitive as hierarchy_primitive
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
 from softskills.skills.loading import load_run
@@ -93,15 +93,11 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def load_primitive(spec: str) -> tuple[FrozenLayer, int]:
     """The primitive ``spec`` (``pretrained:NAME`` or a run directory of ``pretrain_locomotion.py``) as a frozen
     layer, and the ``frame_skip`` of the env it was trained on."""
-    if spec.startswith("pretrained:"):
-        name = spec.removeprefix("pretrained:")
-        layer, trained = pretrained(name), pretrained_card(name)["config"].get("env_kwargs", "{}")
-    else:
-        if not (Path(spec) / "checkpoint").exists():
-            raise SystemExit(f"--primitive {spec!r} is neither pretrained:NAME nor a run directory with a checkpoint")
-        layer, trained = FrozenLayer.from_run(spec), load_run(spec)[1].env_kwargs
-    kw = json.loads(trained) if isinstance(trained, str) else dict(trained)
-    return layer, int(kw.get("frame_skip", FRAME_SKIP))
+    try:
+        layer, kwargs = hierarchy_primitive(spec)
+    except FileNotFoundError as e:
+        raise SystemExit(f"--primitive: {e}") from None
+    return layer, int(kwargs.get("frame_skip", FRAME_SKIP))
 
 
 def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:

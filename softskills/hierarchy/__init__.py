@@ -3,7 +3,7 @@
 from softskills.hierarchy.adapter import ObsFunction, ObsSlice
 from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.policy import HierarchicalPolicy
-from softskills.hierarchy.pretrained import pretrained
+from softskills.hierarchy.pretrained import load_primitive, pretrained
 from softskills.hierarchy.stack import (
     LayerSpec,
     lower_layers,
@@ -25,6 +25,7 @@ __all__ = [
     "LayerSpec",
     "ObsFunction",
     "ObsSlice",
+    "load_primitive",
     "lower_layers",
     "pretrained",
     "resume_stacked",

@@ -10,8 +10,9 @@ from typing import Any
 
 from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.policy import HierarchicalPolicy
+from softskills.skills.loading import load_run
 
-__all__ = ["PRETRAINED", "pretrained", "pretrained_card", "pretrained_dir"]
+__all__ = ["PRETRAINED", "load_primitive", "pretrained", "pretrained_card", "pretrained_dir"]
 
 PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0"}
 """Shipped primitives: name -> the env they were trained on."""
@@ -46,3 +47,26 @@ def pretrained(name: str) -> FrozenLayer:
     layer = HierarchicalPolicy.load(path).layers[0]
     layer.source = f"pretrained:{name}"
     return layer
+
+
+def load_primitive(spec: str) -> tuple[FrozenLayer, dict[str, Any]]:
+    """A primitive as a frozen layer, with the env kwargs it was trained with.
+
+    Args:
+        spec: ``"pretrained:NAME"`` (a shipped primitive, see :func:`pretrained`) or the run directory
+            of a trained Real-NVP run (e.g. of ``examples/pretrain_locomotion.py``).
+
+    Returns:
+        The layer, and the training env's kwargs (e.g. ``{"frame_skip": 2}``; ``{}`` for the defaults), so
+        that a task built on the primitive can step its env the same way.
+    """
+    if spec.startswith("pretrained:"):
+        name = spec.removeprefix("pretrained:")
+        layer, trained = pretrained(name), pretrained_card(name)["config"].get("env_kwargs", "{}")
+    else:
+        if not (Path(spec) / "checkpoint").exists() and not (Path(spec) / "checkpoint.old").exists():
+            raise FileNotFoundError(f"primitive {spec!r} is neither 'pretrained:NAME' nor a run directory with a "
+                                    "checkpoint")
+        layer, trained = FrozenLayer.from_run(spec), load_run(spec)[1].env_kwargs
+    kwargs = json.loads(trained) if isinstance(trained, str) else dict(trained)
+    return layer, kwargs

@@ -49,3 +49,29 @@ def test_stack_on_the_shipped_primitive(tmp_path) -> None:  # type: ignore[no-un
     assert [layer.source for layer in policy.layers] == ["pretrained:ant-velocity", str(tmp_path / "maze")]
     with pytest.raises(ValueError, match="stack_skill must be 0"):
         stacked_trainer(TrainConfig(**{**cfg.__dict__, "stack_skill": 1, "overwrite": True}))
+
+
+def test_load_primitive_returns_the_layer_and_its_training_env_kwargs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``load_primitive`` takes a shipped name or a run directory; it returns the frozen policy and the env
+    kwargs it was trained with (a run at rllab's 0.02 s step says ``frame_skip`` 2); a bad path is named."""
+    import torch
+
+    from softskills.hierarchy import FrozenLayer, load_primitive
+    from softskills.skills.config import TrainConfig
+    from softskills.skills.sac import SACConfig
+    from softskills.skills.trainer import Trainer
+
+    layer, kwargs = load_primitive("pretrained:ant-velocity")
+    assert kwargs == {} and layer.source == "pretrained:ant-velocity"
+    run = tmp_path / "prim"
+    Trainer(TrainConfig(env="softskills/AntVelocity-v0", env_kwargs={"frame_skip": 2}, policy="realnvp", steps=25,
+                        warmup_steps=20, batch_size=8, sac=SACConfig(hidden=(8, 8)), flow_embed_hidden=(8, 8),
+                        flow_st_hidden=(4,), out=str(run), progress=False, tensorboard=False, eval_every=0,
+                        eval_episodes=1, threads=1)).train()
+    mine, kwargs = load_primitive(str(run))
+    assert kwargs == {"frame_skip": 2}
+    obs, h = torch.randn(5, 105), torch.randn(5, 8)
+    torch.testing.assert_close(mine.act(h.numpy(), obs.numpy()), FrozenLayer.from_run(run).act(h.numpy(), obs.numpy()))
+    with pytest.raises(FileNotFoundError, match="neither"):
+        load_primitive(str(tmp_path / "missing"))
+
