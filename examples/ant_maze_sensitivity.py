@@ -2,6 +2,7 @@
 
     python examples/ant_maze_sensitivity.py                  # 6 states, intervals 3, 15 and 45 env steps
     python examples/ant_maze_sensitivity.py --quick          # 1 state, one interval, for CI
+    python examples/ant_maze_sensitivity.py --primitive runs/ant-velocity-fs2 --intervals 8 38 113  # the same time spans at 0.02 s
 
 A diagnostic for ``examples/ant_maze.py``, whose high level picks the shipped primitive's latent
 ``h`` and holds it for ``--repeat`` env steps. The high level can only learn what a latent does
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
-from softskills.hierarchy import LatentActionWrapper, pretrained
+from softskills.hierarchy import LatentActionWrapper, load_primitive
 from softskills.skills.vec import make_env, scale_action
 
 ENV = "softskills/AntCrossMaze-v0"
@@ -50,10 +51,12 @@ AIRBORNE_STEPS = 200
 """Env steps over which :func:`airborne_fraction` counts the steps without floor contact."""
 
 
-def maze(goal: int = 2) -> LatentActionWrapper:
-    """The maze with the shipped primitive's latent as its action (one env step per action)."""
-    return LatentActionWrapper(make_env(ENV, goal=goal, terminate_when_unhealthy=False),
-                               pretrained("ant-velocity"), repeat=1)
+def maze(goal: int = 2, primitive: str = "pretrained:ant-velocity") -> LatentActionWrapper:
+    """The maze with the primitive's latent as its action (one env step per action), stepping with the
+    ``frame_skip`` the primitive was trained with."""
+    layer, trained = load_primitive(primitive)
+    skip = {"frame_skip": trained["frame_skip"]} if "frame_skip" in trained else {}
+    return LatentActionWrapper(make_env(ENV, goal=goal, terminate_when_unhealthy=False, **skip), layer, repeat=1)
 
 
 def closed_loop(env: LatentActionWrapper, state: Any, h: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +157,8 @@ def main() -> None:
     p.add_argument("--directions", type=int, default=8, help="perturbations per state and size")
     p.add_argument("--goal", type=int, default=2, choices=(0, 1, 2))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--primitive", default="pretrained:ant-velocity",
+                   help="pretrained:NAME or a run directory of examples/pretrain_locomotion.py")
     p.add_argument("--quick", action="store_true", help="1 state, 3 env steps, 2 directions, for CI")
     a = p.parse_args()
     for name in ("states", "directions"):
@@ -165,7 +170,7 @@ def main() -> None:
     if a.quick:
         a.states, a.intervals, a.directions = 1, [3], 2
     torch.set_num_threads(1)
-    env = maze(a.goal)
+    env = maze(a.goal, a.primitive)
     try:
         res = sensitivity(env, a.states, tuple(a.intervals), DELTAS, a.directions, a.seed)
     finally:
@@ -177,7 +182,8 @@ def main() -> None:
     print(table(res["summary"], DELTAS))
     print("airborne share of %d env steps per state: %s" % (AIRBORNE_STEPS, " ".join(f"{x:.2f}" for x in res["airborne"])))
     print(json.dumps({"example": "ant_maze_sensitivity", "quick": a.quick, "states": a.states,
-                      "directions": a.directions, "goal": a.goal, "seed": a.seed, "deltas": list(DELTAS),
+                      "directions": a.directions, "goal": a.goal, "seed": a.seed, "primitive": a.primitive,
+                      "dt": env.unwrapped.dt, "deltas": list(DELTAS),
                       **res}))
 
 

@@ -105,3 +105,24 @@ def test_airborne_fraction_counts_steps_without_floor_contact() -> None:
         assert ex.airborne_fraction(env, high, h, 40) < 1.0
     finally:
         env.close()
+
+
+def test_maze_steps_like_the_primitive_was_trained(tmp_path: Path) -> None:
+    """``--primitive RUN``: the probed maze steps with the run's ``frame_skip`` (here rllab's 0.02 s)."""
+    from softskills.skills.config import TrainConfig
+    from softskills.skills.sac import SACConfig
+    from softskills.skills.trainer import Trainer
+
+    ex = load_example("ant_maze_sensitivity")
+    run = tmp_path / "prim"
+    Trainer(TrainConfig(env="softskills/AntVelocity-v0", env_kwargs={"frame_skip": 2}, policy="realnvp", steps=25,
+                        warmup_steps=20, batch_size=8, sac=SACConfig(hidden=(8, 8)), flow_embed_hidden=(8, 8),
+                        flow_st_hidden=(4,), out=str(run), progress=False, tensorboard=False, eval_every=0,
+                        eval_episodes=1, threads=1)).train()
+    fine, shipped = ex.maze(goal=1, primitive=str(run)), ex.maze(goal=1)
+    try:
+        assert fine.unwrapped.dt == 0.02 and shipped.unwrapped.dt == 0.05
+        assert fine.layer.source == str(run)
+    finally:
+        fine.close()
+        shipped.close()
