@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from softskills.envs.ant_velocity import FRAME_SKIP
-from softskills.hierarchy import FrozenLayer, HierarchicalPolicy
+from softskills.hierarchy import HierarchicalPolicy, load_primitive
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
@@ -96,7 +96,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--frame-skip", type=int, default=FRAME_SKIP,
                    help="physics steps of 0.01 s per env step: 5 is Ant-v5's 0.05 s (the shipped primitive), "
-                        "2 is rllab's 0.02 s (the original primitives'); the probe and the model card use it too")
+                        "2 is rllab's 0.02 s (the original primitives'); --resume needs the run's value, the probe "
+                        "and the model card use the run's own")
     args = p.parse_args()
     if args.frame_skip < 1:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
@@ -111,9 +112,9 @@ def main() -> None:
         t = time.perf_counter()
         Trainer(config(args)).train()
         train_s = time.perf_counter() - t
-    layer = FrozenLayer.from_run(out)
+    layer, trained = load_primitive(str(out))  # the probe steps the env as the run was trained (its frame_skip)
     latents = fixed_latents(layer.latent_dim, 16, seed=0)
-    paths = latent_rollouts(layer, ENV, latents, steps=args.probe_steps, seed=1000, **env_kwargs(args))
+    paths = latent_rollouts(layer, ENV, latents, steps=args.probe_steps, seed=1000, **trained)
     stats = direction_stats(paths)
     _, meta, _ = load_checkpoint(out)
     steps = int(meta["step"])
@@ -127,7 +128,7 @@ def main() -> None:
         export = Path(args.export_dir)
         HierarchicalPolicy([layer]).save(export)
         card = {
-            "name": export.name, "env": ENV, "env_kwargs": env_kwargs(args), "steps": steps, "seed": int(meta["config"]["seed"]),
+            "name": export.name, "env": ENV, "env_kwargs": trained, "steps": steps, "seed": int(meta["config"]["seed"]),
             "date": datetime.date.today().isoformat(),
             "command": args.command or "python examples/pretrain_locomotion.py " + " ".join(sys.argv[1:]),
             "note": args.note, "config": meta["config"], "train_env_steps_per_s": sps,
