@@ -30,9 +30,10 @@ as many updates per 3 env steps, so every method takes the same updates. ``--rew
 scale (at the fixed temperature 1, scale 30 is the same objective as temperature 0.1).
 ``--primitive`` takes another low level: ``pretrained:NAME`` or a run directory of
 ``examples/pretrain_locomotion.py``; the maze then steps with the ``frame_skip`` that primitive
-was trained with (``--frame-skip 2`` there gives rllab's 0.02 s step). ``--progress-reward W`` adds a dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to
-the sparse reward. It is **not** the thesis' task; it is there to tell the high level's
-exploration problem apart from what the primitive can do.
+was trained with (``--frame-skip 2`` there gives rllab's 0.02 s step). ``--progress-reward W`` adds a
+dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to the sparse reward. It is **not** the
+thesis' task; it is there to tell the high level's exploration problem apart from what the primitive
+can do.
 
 One deviation on purpose: episodes do not end when the torso leaves z ∈ [0.2, 1.0]
 (``terminate_when_unhealthy=False``; ``--terminate-when-unhealthy`` restores it). The shipped
@@ -61,8 +62,7 @@ import torch
 
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS, CROSS_MAZE_WALLS
 from softskills.envs.ant_velocity import FRAME_SKIP
-from softskills.hierarchy import FrozenLayer, pretrained, resume_stacked, run_env_factory, stacked_trainer
-from softskills.hierarchy import load_primitive as hierarchy_primitive
+from softskills.hierarchy import FrozenLayer, load_primitive, resume_stacked, run_env_factory, stacked_trainer
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
 from softskills.skills.loading import load_run
@@ -85,17 +85,17 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kw: dict[str, Any] = {"terminate_when_unhealthy": args.terminate_when_unhealthy}
     if args.progress_reward:
         kw["progress_reward"] = args.progress_reward
-    if getattr(args, "frame_skip", FRAME_SKIP) != FRAME_SKIP:
+    if args.frame_skip != FRAME_SKIP:
         kw["frame_skip"] = args.frame_skip
     return kw
 
 
-def load_primitive(spec: str) -> tuple[FrozenLayer, int]:
+def primitive_and_frame_skip(spec: str) -> tuple[FrozenLayer, int]:
     """The primitive ``spec`` (``pretrained:NAME`` or a run directory of ``pretrain_locomotion.py``) as a frozen
     layer, and the ``frame_skip`` of the env it was trained on."""
     try:
-        layer, kwargs = hierarchy_primitive(spec)
-    except FileNotFoundError as e:
+        layer, kwargs = load_primitive(spec)
+    except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"--primitive: {e}") from None
     return layer, int(kwargs.get("frame_skip", FRAME_SKIP))
 
@@ -121,20 +121,20 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
         updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed,
         out=str(out / method), sac=sac,
-        stack_on=getattr(args, "primitive", PRIMITIVE) if high else "", repeat=args.repeat if high else 1,
+        stack_on=args.primitive if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,
         overwrite=not args.resume, resume=args.resume, **nets)
 
 
-def init_from_primitive(trainer: Trainer, primitive: FrozenLayer | None = None) -> None:
-    """Copy the primitive (default: the shipped one) into every skill of a flat Real-NVP policy on the maze.
+def init_from_primitive(trainer: Trainer, primitive: FrozenLayer) -> None:
+    """Copy ``primitive`` into every skill of a flat Real-NVP policy on the maze.
 
     The maze observation is the primitive's observation followed by extra features (the xy
     position); their columns of the first embedding layer are zero, so ``f(h; s)`` is the
     primitive's for every ``h`` and ``s``.
     """
-    source = (primitive or pretrained("ant-velocity")).policy.state_dict()
+    source = primitive.policy.state_dict()
     target = trainer.agent.policy
     with torch.no_grad():
         for name, value in target.state_dict().items():
@@ -153,12 +153,22 @@ def train(method: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     cfg = config(method, args, out)
     t = time.perf_counter()
     if cfg.stack_on:
-        trainer = resume_stacked(cfg.out, steps=cfg.steps, progress=cfg.progress) if args.resume \
-            else stacked_trainer(cfg)
+        if args.resume:
+            saved = load_run(cfg.out)[1].stack_on
+            if saved != cfg.stack_on:
+                raise SystemExit(f"{cfg.out} was stacked on {saved}, not on --primitive {cfg.stack_on}; resume it "
+                                 "with its own primitive")
+            trainer = resume_stacked(cfg.out, steps=cfg.steps, progress=cfg.progress)
+        else:
+            trainer = stacked_trainer(cfg)
     else:
-        trainer = Trainer(cfg)
+        if method == "finetune" and args.resume:
+            saved = (load_run(cfg.out)[2].get("run_info") or {}).get("init_from", PRIMITIVE)
+            if saved != args.primitive:
+                raise SystemExit(f"{cfg.out} was fine-tuned from {saved}, not from --primitive {args.primitive}")
+        trainer = Trainer(cfg, run_info={"init_from": args.primitive} if method == "finetune" else None)
         if method == "finetune" and not args.resume:
-            init_from_primitive(trainer, load_primitive(args.primitive)[0])
+            init_from_primitive(trainer, primitive_and_frame_skip(args.primitive)[0])
     trainer.train()
     env_steps = trainer.step * (cfg.repeat if cfg.stack_on else 1)
     return {"env_steps_per_goal": env_steps, "updates": trainer.num_updates, "wall_s": time.perf_counter() - t}
@@ -276,7 +286,7 @@ def main() -> None:
         p.error(f"--env-steps ({args.env_steps}) must exceed --warmup ({args.warmup})")
     if not args.primitive.startswith("pretrained:"):
         args.primitive = str(Path(args.primitive).resolve())
-    layer, args.frame_skip = load_primitive(args.primitive)
+    layer, args.frame_skip = primitive_and_frame_skip(args.primitive)
     args.primitive_arch = layer.policy.arch
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -293,8 +303,11 @@ def main() -> None:
         _, cfg, meta = load_run(run)
         success, dist, paths[m] = rollouts(run, args.episodes, seed=12_345)
         steps = int(meta["step"]) * (cfg.repeat if cfg.stack_on else 1)
+        low = cfg.stack_on or (meta.get("run_info") or {}).get("init_from", "")  # what this run really used
         results[m] = {"success": success.mean(1).tolist(), "final_distance": dist.mean(1).tolist(),
-                      "env_steps_per_goal": steps, **({"train": training[m]} if m in training else {})}
+                      "env_steps_per_goal": steps, "primitive": low,
+                      "frame_skip": json.loads(cfg.env_kwargs).get("frame_skip", FRAME_SKIP),
+                      **({"train": training[m]} if m in training else {})}
         rates = ", ".join(f"goal {g}: {s:.0%} ({d:.1f} m)" for g, s, d in
                           zip(args.goals, results[m]["success"], results[m]["final_distance"]))
         print(f"{m} after {steps:,} env steps per goal: {rates}")
@@ -303,7 +316,7 @@ def main() -> None:
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
-               "episodes": args.episodes, "repeat": args.repeat, "primitive": args.primitive, "frame_skip": args.frame_skip,
+               "episodes": args.episodes, "repeat": args.repeat,
                "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
-from softskills.hierarchy import FrozenLayer, LatentActionWrapper, pretrained
+from softskills.hierarchy import FrozenLayer, LatentActionWrapper, lower_layers, pretrained
 from softskills.skills.loading import load_run
 from softskills.skills.vec import make_env
 
@@ -132,6 +132,16 @@ def run_critic(run: str, skill: int) -> tuple[QFunction, Sampler, dict[str, Any]
     return q, sample, kwargs, goal
 
 
+def primitive_of(run: str) -> FrozenLayer:
+    """The frozen layer right under the high level of a two-level run (``stack_on``: shipped or a run)."""
+    _, cfg, _ = load_run(run)
+    layers, _ = lower_layers(cfg.stack_on, cfg.stack_skill)
+    if len(layers) != 1:
+        raise SystemExit(f"{run} sits on a stack of {len(layers)} layers; the probe takes a high level on one "
+                         "primitive")
+    return layers[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", nargs="?", help="a hierarchy run directory of examples/ant_maze.py")
@@ -146,8 +156,8 @@ def main() -> None:
         if getattr(a, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(a, name)}")
     torch.set_num_threads(1)
-    layer = pretrained("ant-velocity")
-    if a.quick:  # a critic that knows the answer: the probe must find correlation 1
+    if a.quick:
+        layer = pretrained("ant-velocity")  # a critic that knows the answer: the probe must find correlation 1
         a.states, a.latents, a.interval = 2, 8, 5
         env = maze(layer, goal=2)
         try:
@@ -159,7 +169,7 @@ def main() -> None:
         if not a.run:
             p.error("give a run directory (or --quick)")
         q_fn, sample, env_kwargs, goal = run_critic(a.run, a.skill)
-        env = maze(layer, goal, env_kwargs)
+        env = maze(primitive_of(a.run), goal, env_kwargs)  # the run's own primitive, in its own env (frame_skip)
         try:
             res = probe(env, q_fn, sample, a.states, a.latents, a.interval, a.seed)
         finally:

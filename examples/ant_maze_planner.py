@@ -37,7 +37,7 @@ import torch
 
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
-from softskills.hierarchy import FrozenLayer, LatentActionWrapper, pretrained
+from softskills.hierarchy import FrozenLayer, LatentActionWrapper, load_primitive
 from softskills.skills.vec import make_env
 
 ENV = "softskills/AntCrossMaze-v0"
@@ -70,9 +70,10 @@ def choose(scores: list[float]) -> int:
 
 
 def plan_episode(layer: FrozenLayer, goal: int, seed: int, candidates: int, horizon: int, execute: int,
-                 steps: int) -> dict[str, Any]:
-    """One planned episode; returns its success, env steps, final and closest goal distance and xy path."""
-    env = LatentActionWrapper(make_env(ENV, goal=goal, terminate_when_unhealthy=False), layer)
+                 steps: int, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One planned episode; returns its success, env steps, final and closest goal distance and xy path.
+    ``env_kwargs`` (e.g. the primitive's ``frame_skip``) go to the maze."""
+    env = LatentActionWrapper(make_env(ENV, goal=goal, terminate_when_unhealthy=False, **(env_kwargs or {})), layer)
     base = env.unwrapped
     rng = np.random.default_rng(seed)
     _, info = env.reset(seed=seed)
@@ -126,10 +127,13 @@ def main() -> None:
         if getattr(a, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(a, name)}")
     torch.set_num_threads(1)
-    name = a.primitive.removeprefix("pretrained:")
-    layer = pretrained(name) if a.primitive.startswith("pretrained:") else FrozenLayer.from_run(a.primitive)
+    try:
+        layer, trained = load_primitive(a.primitive)
+    except (FileNotFoundError, ValueError) as e:
+        p.error(f"--primitive: {e}")
+    skip = {"frame_skip": trained["frame_skip"]} if "frame_skip" in trained else {}  # step as it was trained
     t0 = time.perf_counter()
-    episodes = [plan_episode(layer, g, a.seed + e, a.candidates, a.horizon, a.execute, a.steps)
+    episodes = [plan_episode(layer, g, a.seed + e, a.candidates, a.horizon, a.execute, a.steps, skip)
                 for g in a.goals for e in range(a.episodes)]
     wall = time.perf_counter() - t0
     per_goal = {g: [e for e in episodes if e["goal"] == g] for g in a.goals}

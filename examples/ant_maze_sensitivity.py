@@ -2,7 +2,8 @@
 
     python examples/ant_maze_sensitivity.py                  # 6 states, intervals 3, 15 and 45 env steps
     python examples/ant_maze_sensitivity.py --quick          # 1 state, one interval, for CI
-    python examples/ant_maze_sensitivity.py --primitive runs/ant-velocity-fs2 --intervals 8 38 113  # the same time spans at 0.02 s
+    python examples/ant_maze_sensitivity.py --primitive runs/ant-velocity-fs2 --intervals 8 38 113
+                                                             # the same time spans at 0.02 s
 
 A diagnostic for ``examples/ant_maze.py``, whose high level picks the shipped primitive's latent
 ``h`` and holds it for ``--repeat`` env steps. The high level can only learn what a latent does
@@ -26,7 +27,8 @@ interval the directions and the noise are drawn once and scaled by each ``δ`` (
 state is the same whatever ``--intervals``. ``δ = 0`` replays the base rollout itself, so its
 ``‖Δxy‖`` must be exactly 0 (the restore is exact); the example checks that. The summary has the
 mean and the median over states. It also reports, per state, the share of 200 env steps with ``h``
-held after which no part of the ant touches the floor (``airborne``): a hopping gait. For a latent whose effect is learnable, the closed-loop
+held after which no part of the ant touches the floor (``airborne``): a hopping gait. For a latent
+whose effect is learnable, the closed-loop
 ``‖Δxy‖`` shrinks with ``δ`` far below the fresh one. Ends with one JSON line.
 """
 
@@ -180,7 +182,8 @@ def main() -> None:
             raise SystemExit(f"replaying the base rollout moved the ant ({s['closed']['0.0']}, {s['open']['0.0']} m "
                              f"after {n} steps): the simulator restore is not exact")
     print(table(res["summary"], DELTAS))
-    print("airborne share of %d env steps per state: %s" % (AIRBORNE_STEPS, " ".join(f"{x:.2f}" for x in res["airborne"])))
+    shares = " ".join(f"{x:.2f}" for x in res["airborne"])
+    print(f"airborne share of {AIRBORNE_STEPS} env steps per state: {shares}")
     print(json.dumps({"example": "ant_maze_sensitivity", "quick": a.quick, "states": a.states,
                       "directions": a.directions, "goal": a.goal, "seed": a.seed, "primitive": a.primitive,
                       "dt": env.unwrapped.dt, "deltas": list(DELTAS),

@@ -166,8 +166,9 @@ def saved_step(cfg: TrainConfig) -> int | None:
     ``cfg.steps``: the same config but for the settings a resumed run may change
     (:data:`~softskills.skills.config_io.RESUMABLE_FIELDS`): its total ``steps`` (a finished 100k run
     continues to a 500k budget exactly as a straight run would; nothing in the training depends on the
-    total), its ``out`` (a run directory copied elsewhere is the same run), its device, threads and logging. ``None`` when there is no readable run of that
-    config there, or it trained beyond ``cfg.steps``; then :func:`train` says why it trains afresh."""
+    total), its ``out`` (a run directory copied elsewhere is the same run), its device, threads and logging.
+    ``None`` when there is no readable run of that config there, or it trained beyond ``cfg.steps``; then
+    :func:`train` says why it trains afresh."""
     return _reuse_check(cfg)[0]
 
 

@@ -32,7 +32,8 @@ def _args(**overrides: object) -> argparse.Namespace:
                                    progress_reward=0.0, repeat=3, updates_per_step=1.0, gamma=0.99,
                                    terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
-                                   primitive_arch={"embed_hidden": [8], "st_hidden": [4]})
+                                   primitive_arch={"embed_hidden": [8], "st_hidden": [4]},
+                                   primitive="pretrained:ant-velocity", frame_skip=5)
     return argparse.Namespace(**{**base, **overrides})
 
 
@@ -79,7 +80,7 @@ def test_finetune_starts_exactly_at_the_primitive(tmp_path: Path) -> None:
                       flow_embed_hidden=tuple(arch["embed_hidden"]), flow_st_hidden=tuple(arch["st_hidden"]),
                       out=str(tmp_path / "ft"), progress=False, tensorboard=False, threads=1)
     trainer = Trainer(cfg)
-    ex.init_from_primitive(trainer)
+    ex.init_from_primitive(trainer, pretrained("ant-velocity"))
     torch.manual_seed(0)
     obs = torch.randn(2, 7, 107)
     h = torch.randn(2, 7, 8)
@@ -156,7 +157,7 @@ def test_gamma_reaches_every_method() -> None:
         assert proc.returncode == 2 and "--gamma must lie in (0, 1]" in proc.stderr, bad
 
 
-def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path) -> None:
+def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``--primitive RUN`` stacks the high level on that run, and the maze steps with the ``frame_skip`` the
     primitive was trained with (here rllab's 2); the shipped primitive keeps Ant-v5's default; a path that
     is not a run is refused by name."""
@@ -167,9 +168,9 @@ def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path) -> None:
                       flow_st_hidden=(4,), out=str(prim), progress=False, tensorboard=False, eval_every=0,
                       eval_episodes=1, threads=1)
     Trainer(cfg).train()
-    layer, skip = ex.load_primitive(str(prim))
+    layer, skip = ex.primitive_and_frame_skip(str(prim))
     assert skip == 2 and layer.latent_dim == 8
-    assert ex.load_primitive(ex.PRIMITIVE)[1] == 5
+    assert ex.primitive_and_frame_skip(ex.PRIMITIVE)[1] == 5
     args = _args(primitive=str(prim), frame_skip=skip, primitive_arch=layer.policy.arch)
     high = ex.config("hierarchy", args, tmp_path / "out")
     assert high.stack_on == str(prim) and json.loads(high.env_kwargs)["frame_skip"] == 2
@@ -182,4 +183,16 @@ def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path) -> None:
         base = base.base
     assert base.envs[0][0].unwrapped.dt == pytest.approx(0.02)  # the maze under the high level steps at 0.02 s
     with pytest.raises(SystemExit, match="neither"):
-        ex.load_primitive(str(tmp_path / "nothing"))
+        ex.primitive_and_frame_skip(str(tmp_path / "nothing"))
+
+    # fine-tuning starts from --primitive (not the shipped one), records it, and refuses another on resume
+    seen = []
+    monkeypatch.setattr(ex, "init_from_primitive", lambda trainer, p: seen.append(p.source))
+    ft = _args(primitive=str(prim), frame_skip=2, primitive_arch=layer.policy.arch, env_steps=40, warmup=30,
+               goals=[0], checkpoint_every=20)
+    ex.train("finetune", ft, tmp_path / "ft")
+    assert seen == [str(prim)]
+    assert load_checkpoint(tmp_path / "ft" / "finetune")[1]["run_info"]["init_from"] == str(prim)
+    with pytest.raises(SystemExit, match="fine-tuned from"):
+        ex.train("finetune", _args(primitive=ex.PRIMITIVE, resume=True, env_steps=60, warmup=30, goals=[0],
+                                   primitive_arch=layer.policy.arch), tmp_path / "ft")

@@ -71,3 +71,4 @@ def test_run_critic_reads_the_asked_skill(tmp_path: Path) -> None:
     assert sample(obs, 7).shape == (7, 8)
     with pytest.raises(SystemExit, match="--skill must be in 0..1"):
         ex.run_critic(str(tmp_path / "hl"), 2)
+    assert ex.primitive_of(str(tmp_path / "hl")).source == "pretrained:ant-velocity"  # the run's own low level

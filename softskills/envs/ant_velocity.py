@@ -105,7 +105,9 @@ class AntCore(AntEnv):
         default_camera_config: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(frame_skip, bool) or not isinstance(frame_skip, (int, np.integer)) or frame_skip < 1:
-            raise ValueError(f"frame_skip must be an int >= 1 (physics steps of 0.01 s per env step); got {frame_skip!r}")
+            raise ValueError(
+                f"frame_skip must be an int >= 1 (physics steps of 0.01 s per env step); got {frame_skip!r}"
+            )
         lo, hi = (float(v) for v in healthy_z_range)
         if not lo < hi:
             raise ValueError(

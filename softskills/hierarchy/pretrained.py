@@ -1,4 +1,4 @@
-"""Pretrained primitives shipped with the package, each with a model card."""
+"""Primitives: the ones shipped with the package (each with a model card), and any trained run as a frozen layer."""
 
 from __future__ import annotations
 
@@ -54,19 +54,27 @@ def load_primitive(spec: str) -> tuple[FrozenLayer, dict[str, Any]]:
 
     Args:
         spec: ``"pretrained:NAME"`` (a shipped primitive, see :func:`pretrained`) or the run directory
-            of a trained Real-NVP run (e.g. of ``examples/pretrain_locomotion.py``).
+            of a trained single-skill Real-NVP run that is not itself stacked (e.g. of
+            ``examples/pretrain_locomotion.py``).
 
     Returns:
         The layer, and the training env's kwargs (e.g. ``{"frame_skip": 2}``; ``{}`` for the defaults), so
         that a task built on the primitive can step its env the same way.
+
+    Raises:
+        FileNotFoundError: ``spec`` is neither a shipped name nor a readable run directory.
+        ValueError: an unknown shipped name, or a run that is stacked or has several skills.
     """
     if spec.startswith("pretrained:"):
         name = spec.removeprefix("pretrained:")
         layer, trained = pretrained(name), pretrained_card(name)["config"].get("env_kwargs", "{}")
-    else:
-        if not (Path(spec) / "checkpoint").exists() and not (Path(spec) / "checkpoint.old").exists():
-            raise FileNotFoundError(f"primitive {spec!r} is neither 'pretrained:NAME' nor a run directory with a "
-                                    "checkpoint")
-        layer, trained = FrozenLayer.from_run(spec), load_run(spec)[1].env_kwargs
-    kwargs = json.loads(trained) if isinstance(trained, str) else dict(trained)
-    return layer, kwargs
+        return layer, json.loads(trained) if isinstance(trained, str) else dict(trained)
+    try:
+        agent, cfg, _ = load_run(spec)
+    except Exception as e:  # noqa: BLE001 - no run there, or an unreadable one: say which
+        raise FileNotFoundError(f"primitive {spec!r} is neither 'pretrained:NAME' nor a readable run directory "
+                                f"({type(e).__name__}: {e})") from e
+    if cfg.stack_on or cfg.skills != 1:
+        raise ValueError(f"primitive {spec!r} must be a single-skill run trained on its own env; it has "
+                         f"{cfg.skills} skills and stack_on={cfg.stack_on!r}")
+    return FrozenLayer(agent.policy, source=str(spec)), json.loads(cfg.env_kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,15 +13,17 @@ from typing import Any
 from softskills.hierarchy.adapter import ObsAdapter, ObsSlice, adapter_from_spec
 from softskills.hierarchy.layer import FrozenLayer, check_invertible
 from softskills.hierarchy.policy import HierarchicalPolicy
-from softskills.hierarchy.pretrained import pretrained
+from softskills.envs.ant_velocity import FRAME_SKIP
+from softskills.hierarchy.pretrained import pretrained, pretrained_card
 from softskills.hierarchy.vec import LatentSkillEnvs
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import EnvFactory, default_env_factory
 from softskills.skills.loading import load_run
 from softskills.skills.trainer import Trainer
 
-__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "lower_layers", "stacked_env_factory", "stacked_trainer", "resume_stacked",
-           "train_stagewise", "run_policy", "run_env_factory"]
+__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "bottom_env_kwargs", "check_frame_skip", "lower_layers",
+           "stacked_env_factory", "stacked_trainer", "resume_stacked", "train_stagewise", "run_policy",
+           "run_env_factory"]
 
 
 PRETRAINED_PREFIX = "pretrained:"
@@ -55,6 +58,31 @@ def lower_layers(stack_on: str | os.PathLike, skill: int = 0, adapter: ObsAdapte
     spec = (meta.get("run_info") or {}).get("lower_adapter")
     below, repeats = lower_layers(cfg.stack_on, cfg.stack_skill, adapter_from_spec(spec) if spec else None)
     return below + [layer], repeats + [cfg.repeat]
+
+
+def bottom_env_kwargs(stack_on: str | os.PathLike) -> dict[str, Any]:
+    """The env kwargs that the bottom layer of the stack under ``stack_on`` was trained with."""
+    name = str(stack_on)
+    if name.startswith(PRETRAINED_PREFIX):
+        kw = pretrained_card(name[len(PRETRAINED_PREFIX):])["config"].get("env_kwargs", "{}")
+        return json.loads(kw) if isinstance(kw, str) else dict(kw)
+    _, cfg, _ = load_run(stack_on)
+    return bottom_env_kwargs(cfg.stack_on) if cfg.stack_on else json.loads(cfg.env_kwargs)
+
+
+def check_frame_skip(cfg: TrainConfig) -> None:
+    """Refuse a stack whose env would step at another control step than its bottom layer was trained at.
+
+    The Ant envs take ``frame_skip`` (physics steps per env step); a primitive trained at one step
+    and driven at another acts on dynamics it never saw. Envs without the kwarg are not checked.
+    """
+    below, mine = bottom_env_kwargs(cfg.stack_on), json.loads(cfg.env_kwargs)
+    if "frame_skip" in below or "frame_skip" in mine:
+        low, high = below.get("frame_skip", FRAME_SKIP), mine.get("frame_skip", FRAME_SKIP)
+        if low != high:
+            raise ValueError(f"the bottom layer under {cfg.stack_on} was trained with frame_skip={low}, but "
+                             f"{cfg.env} would step with frame_skip={high}; set env_kwargs "
+                             f'{{"frame_skip": {low}}} so that it acts at its own control step')
 
 
 def stacked_env_factory(cfg: TrainConfig, layers: Sequence[FrozenLayer], repeats: Sequence[int]) -> EnvFactory:
@@ -95,6 +123,7 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
         cfg = dataclasses.replace(cfg, sac=dataclasses.replace(cfg.sac, action_prior="normal"))
     stack_on = cfg.stack_on if cfg.stack_on.startswith(PRETRAINED_PREFIX) else str(Path(cfg.stack_on).resolve())
     cfg = dataclasses.replace(cfg, stack_on=stack_on)
+    check_frame_skip(cfg)
     layers, repeats = lower_layers(stack_on, cfg.stack_skill, adapter)
     run_info = {"stacked_on": stack_on, "stack_skill": cfg.stack_skill, "repeat": cfg.repeat,
                 "lower_adapter": layers[-1].adapter.spec(), "lower_layers": [lay.describe() for lay in layers]}

@@ -190,16 +190,19 @@ def test_maze_reward_is_sparse() -> None:
         assert info["goal_distance"] == pytest.approx(float(np.linalg.norm(obs[-2:] - info["goal_position"])))
 
 
-def test_progress_reward_is_the_change_in_goal_distance() -> None:
-    """``progress_reward=w`` adds ``w (d_t - d_{t+1})`` each step (a telescoping sum), and only then."""
+@pytest.mark.parametrize("frame_skip", [5, 2])
+def test_progress_reward_is_the_change_in_goal_distance(frame_skip: int) -> None:
+    """``progress_reward=w`` adds ``w (d_t - d_{t+1})`` each step (a telescoping sum), and only then, at either
+    control step."""
     g = CROSS_MAZE_GOALS[2]
-    shaped, sparse = AntCrossMazeEnv(goal=2, progress_reward=10.0), AntCrossMazeEnv(goal=2)
+    shaped = AntCrossMazeEnv(goal=2, progress_reward=10.0, frame_skip=frame_skip)
+    sparse = AntCrossMazeEnv(goal=2, frame_skip=frame_skip)
     total: dict[AntCrossMazeEnv, float] = {}
     for env in (shaped, sparse):
         _place(env, 8.0, 0.0, vx=3.0)  # moving east, towards the goal (12, 0)
         d0 = float(np.linalg.norm(_fresh_com(env)[:2] - g))
         total[env] = 0.0
-        for _ in range(5):
+        for _ in range(5 * 5 // frame_skip):
             d_before = float(np.linalg.norm(_fresh_com(env)[:2] - g))
             _, r, terminated, _, info = env.step(ZERO)
             d_after = float(np.linalg.norm(_fresh_com(env)[:2] - g))

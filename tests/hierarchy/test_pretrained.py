@@ -75,3 +75,46 @@ def test_load_primitive_returns_the_layer_and_its_training_env_kwargs(tmp_path) 
     with pytest.raises(FileNotFoundError, match="neither"):
         load_primitive(str(tmp_path / "missing"))
 
+
+
+def test_a_stack_must_step_at_its_primitives_frame_skip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A high level on a primitive trained at frame_skip 2 is refused on a maze at the default 5 (and the
+    reverse for the shipped primitive), with a message naming both; the matching maze is accepted."""
+    import json
+
+    from softskills.hierarchy import load_primitive, stacked_trainer
+    from softskills.skills.config import TrainConfig
+    from softskills.skills.sac import SACConfig
+    from softskills.skills.trainer import Trainer
+
+    run = tmp_path / "prim"
+    small = dict(policy="realnvp", warmup_steps=4, batch_size=4, sac=SACConfig(hidden=(8, 8)), flow_embed_hidden=(8, 8),
+                 flow_st_hidden=(4,), progress=False, tensorboard=False, eval_every=0, eval_episodes=1, threads=1)
+    Trainer(TrainConfig(env="softskills/AntVelocity-v0", env_kwargs={"frame_skip": 2}, steps=6, out=str(run),
+                        **small)).train()
+    maze = dict(env="softskills/AntCrossMaze-v0", repeat=3, steps=6, **small)
+    with pytest.raises(ValueError, match="trained with frame_skip=2, but .* frame_skip=5"):
+        stacked_trainer(TrainConfig(stack_on=str(run), out=str(tmp_path / "a"), **maze))
+    with pytest.raises(ValueError, match="trained with frame_skip=5, but .* frame_skip=2"):
+        stacked_trainer(TrainConfig(stack_on="pretrained:ant-velocity", env_kwargs={"frame_skip": 2},
+                                    out=str(tmp_path / "b"), **maze))
+    ok = stacked_trainer(TrainConfig(stack_on=str(run), env_kwargs={"frame_skip": 2}, out=str(tmp_path / "c"), **maze))
+    assert json.loads(ok.cfg.env_kwargs) == {"frame_skip": 2}
+    ok.train()
+    with pytest.raises(ValueError, match="single-skill run trained on its own env"):
+        load_primitive(str(tmp_path / "c"))  # a stacked run is not a primitive
+
+
+def test_a_shipped_cards_env_kwargs_are_read(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The env kwargs of a shipped primitive come from its model card's config (here patched to frame_skip 2)."""
+    import importlib
+
+    mod = importlib.import_module("softskills.hierarchy.pretrained")  # the module, not the function it exports
+    stack = importlib.import_module("softskills.hierarchy.stack")
+
+    card = mod.pretrained_card("ant-velocity")
+    patched = {**card, "config": {**card["config"], "env_kwargs": '{"frame_skip": 2}'}}
+    monkeypatch.setattr(mod, "pretrained_card", lambda name: patched)
+    monkeypatch.setattr(stack, "pretrained_card", lambda name: patched)
+    assert mod.load_primitive("pretrained:ant-velocity")[1] == {"frame_skip": 2}
+    assert stack.bottom_env_kwargs("pretrained:ant-velocity") == {"frame_skip": 2}
