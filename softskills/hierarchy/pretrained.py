@@ -12,7 +12,8 @@ from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.skills.loading import load_run
 
-__all__ = ["PRETRAINED", "load_primitive", "pretrained", "pretrained_card", "pretrained_dir"]
+__all__ = ["PRETRAINED", "load_primitive", "pretrained", "pretrained_card", "pretrained_dir",
+           "pretrained_env_kwargs"]
 
 PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0"}
 """Shipped primitives: name -> the env they were trained on."""
@@ -31,6 +32,12 @@ def pretrained_dir(name: str) -> Path:
 def pretrained_card(name: str) -> dict[str, Any]:
     """The model card of a shipped primitive (command, steps, seed, date, speed, direction spread, spaces, hash)."""
     return json.loads((pretrained_dir(name) / "card.json").read_text())
+
+
+def pretrained_env_kwargs(name: str) -> dict[str, Any]:
+    """The env kwargs a shipped primitive was trained with (from its model card's config; ``{}``: defaults)."""
+    kw = pretrained_card(name)["config"].get("env_kwargs", "{}")
+    return json.loads(kw) if isinstance(kw, str) else dict(kw)
 
 
 def pretrained(name: str) -> FrozenLayer:
@@ -67,8 +74,7 @@ def load_primitive(spec: str) -> tuple[FrozenLayer, dict[str, Any]]:
     """
     if spec.startswith("pretrained:"):
         name = spec.removeprefix("pretrained:")
-        layer, trained = pretrained(name), pretrained_card(name)["config"].get("env_kwargs", "{}")
-        return layer, json.loads(trained) if isinstance(trained, str) else dict(trained)
+        return pretrained(name), pretrained_env_kwargs(name)
     try:
         agent, cfg, _ = load_run(spec)
     except Exception as e:  # noqa: BLE001 - no run there, or an unreadable one: say which

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from softskills.envs.ant_velocity import FRAME_SKIP
 from softskills.hierarchy.adapter import ObsAdapter, ObsSlice, adapter_from_spec
 from softskills.hierarchy.layer import FrozenLayer, check_invertible
 from softskills.hierarchy.policy import HierarchicalPolicy
-from softskills.envs.ant_velocity import FRAME_SKIP
-from softskills.hierarchy.pretrained import pretrained, pretrained_card
+from softskills.hierarchy.pretrained import pretrained, pretrained_env_kwargs
 from softskills.hierarchy.vec import LatentSkillEnvs
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import EnvFactory, default_env_factory
@@ -64,8 +64,7 @@ def bottom_env_kwargs(stack_on: str | os.PathLike) -> dict[str, Any]:
     """The env kwargs that the bottom layer of the stack under ``stack_on`` was trained with."""
     name = str(stack_on)
     if name.startswith(PRETRAINED_PREFIX):
-        kw = pretrained_card(name[len(PRETRAINED_PREFIX):])["config"].get("env_kwargs", "{}")
-        return json.loads(kw) if isinstance(kw, str) else dict(kw)
+        return pretrained_env_kwargs(name[len(PRETRAINED_PREFIX):])
     _, cfg, _ = load_run(stack_on)
     return bottom_env_kwargs(cfg.stack_on) if cfg.stack_on else json.loads(cfg.env_kwargs)
 

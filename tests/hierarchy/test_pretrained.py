@@ -114,7 +114,6 @@ def test_a_shipped_cards_env_kwargs_are_read(monkeypatch) -> None:  # type: igno
 
     card = mod.pretrained_card("ant-velocity")
     patched = {**card, "config": {**card["config"], "env_kwargs": '{"frame_skip": 2}'}}
-    monkeypatch.setattr(mod, "pretrained_card", lambda name: patched)
-    monkeypatch.setattr(stack, "pretrained_card", lambda name: patched)
+    monkeypatch.setattr(mod, "pretrained_card", lambda name: patched)  # the one place the card is read
     assert mod.load_primitive("pretrained:ant-velocity")[1] == {"frame_skip": 2}
     assert stack.bottom_env_kwargs("pretrained:ant-velocity") == {"frame_skip": 2}
