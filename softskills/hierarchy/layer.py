@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any
 
@@ -107,7 +108,19 @@ class FrozenLayer(nn.Module):
         o_t = torch.as_tensor(obs.reshape(-1, obs.shape[-1]), dtype=w.dtype, device=w.device)
         return self(h_t, o_t)[0].cpu().numpy().astype(np.float64).reshape(*lead, -1)
 
+    def weights_sha256(self) -> str:
+        """SHA-256 of the policy's weights: every tensor of its ``state_dict`` (all K skills), with its
+        name, dtype and shape, in name order. Two layers act the same iff their hashes agree (save for
+        a collision), whatever file or run directory they were loaded from."""
+        digest = hashlib.sha256()
+        for name, value in sorted(self.policy.state_dict().items()):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
     def describe(self) -> dict[str, Any]:
-        """JSON provenance: source, skill, adapter, dimensions."""
+        """JSON provenance: source, skill, adapter, dimensions and the weights' SHA-256."""
         return {"source": self.source, "skill": self.skill, "adapter": self.adapter.spec(),
-                "obs_dim": self.policy.obs_dim, "latent_dim": self.latent_dim, "squash": self.squash}
+                "obs_dim": self.policy.obs_dim, "latent_dim": self.latent_dim, "squash": self.squash,
+                "weights_sha256": self.weights_sha256()}

@@ -16,12 +16,13 @@ from softskills.hierarchy.layer import FrozenLayer, check_invertible
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import pretrained, pretrained_env_kwargs
 from softskills.hierarchy.vec import LatentSkillEnvs
+from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import EnvFactory, default_env_factory
 from softskills.skills.loading import load_run
 from softskills.skills.trainer import Trainer
 
-__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "bottom_env_kwargs", "check_frame_skip", "lower_layers",
+__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "bottom_env_kwargs", "check_frame_skip", "check_lower_layers", "lower_layers",
            "stacked_env_factory", "stacked_trainer", "resume_stacked", "train_stagewise", "run_policy",
            "run_env_factory"]
 
@@ -84,6 +85,37 @@ def check_frame_skip(cfg: TrainConfig) -> None:
                              f'{{"frame_skip": {low}}} so that it acts at its own control step')
 
 
+def check_lower_layers(run: str | os.PathLike, run_info: dict[str, Any] | None, layers: Sequence[FrozenLayer]) -> None:
+    """Refuse to resume or evaluate a stacked run on lower layers whose weights changed since it trained.
+
+    A stacked run records each lower layer's ``weights_sha256`` (:meth:`FrozenLayer.describe`). A
+    primitive's run directory can go on training after a layer was stacked on it; the layer above
+    learned to drive the old weights, so resuming or evaluating it on the new ones is another
+    experiment. Runs saved before the hashes were recorded are not checked.
+
+    Args:
+        run: the stacked run's directory (for the message).
+        run_info: its checkpoint's ``run_info``.
+        layers: the lower layers as loaded now, bottom first.
+
+    Raises:
+        ValueError: a recorded hash differs from the loaded layer's, or the number of layers differs.
+    """
+    recorded = (run_info or {}).get("lower_layers") or []
+    if recorded and len(recorded) != len(layers):
+        raise ValueError(f"{run} was stacked on {len(recorded)} layers, but {len(layers)} load now")
+    for i, (rec, layer) in enumerate(zip(recorded, layers)):
+        want = rec.get("weights_sha256")
+        if want is None:
+            continue
+        have = layer.weights_sha256()
+        if have != want:
+            raise ValueError(
+                f"{run} was trained on lower layer {i} from {rec.get('source')} with weights sha256 {want[:12]}..., "
+                f"but {layer.source} now holds weights {have[:12]}... (trained further or replaced); use the "
+                "weights it was trained on (e.g. a copy of that checkpoint) or start a new run")
+
+
 def stacked_env_factory(cfg: TrainConfig, layers: Sequence[FrozenLayer], repeats: Sequence[int]) -> EnvFactory:
     """``cfg``'s envs (with its tasks) wrapped by ``layers`` (bottom first) with the given repeats."""
     if len(repeats) != len(layers):
@@ -124,6 +156,8 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
     cfg = dataclasses.replace(cfg, stack_on=stack_on)
     check_frame_skip(cfg)
     layers, repeats = lower_layers(stack_on, cfg.stack_skill, adapter)
+    if cfg.resume:
+        check_lower_layers(cfg.out, load_checkpoint(cfg.out)[1].get("run_info"), layers)
     run_info = {"stacked_on": stack_on, "stack_skill": cfg.stack_skill, "repeat": cfg.repeat,
                 "lower_adapter": layers[-1].adapter.spec(), "lower_layers": [lay.describe() for lay in layers]}
     return Trainer(cfg, env_factory=stacked_env_factory(cfg, layers, [*repeats, cfg.repeat]), run_info=run_info)
@@ -143,6 +177,7 @@ def run_env_factory(cfg: TrainConfig, run_info: dict[str, Any] | None) -> EnvFac
         return default_env_factory(cfg)
     spec = (run_info or {}).get("lower_adapter")
     layers, repeats = lower_layers(cfg.stack_on, cfg.stack_skill, adapter_from_spec(spec) if spec else None)
+    check_lower_layers(cfg.out, run_info, layers)
     return stacked_env_factory(cfg, layers, [*repeats, cfg.repeat])
 
 
@@ -152,6 +187,7 @@ def run_policy(run_dir: str | os.PathLike, skill: int = 0) -> HierarchicalPolicy
     if cfg.stack_on:
         spec = (meta.get("run_info") or {}).get("lower_adapter")
         below, _ = lower_layers(cfg.stack_on, cfg.stack_skill, adapter_from_spec(spec) if spec else None)
+        check_lower_layers(run_dir, meta.get("run_info"), below)
     else:
         below = []
     top, _ = _run_layer(run_dir, skill, None)

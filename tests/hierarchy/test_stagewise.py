@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -115,3 +116,30 @@ def test_cli_stack_on_and_eval_runs_the_whole_stack(tmp_path: Path, capsys: pyte
     with pytest.raises(SystemExit):
         main(["train", "--resume", "--steps", "70", "--out", str(up), "--repeat", "5"])
     assert "repeat" in capsys.readouterr().err
+
+
+def test_a_stacked_run_refuses_a_lower_layer_whose_weights_changed(tmp_path: Path) -> None:
+    import shutil
+
+    from softskills.hierarchy import FrozenLayer, run_env_factory
+    from softskills.skills.loading import load_run
+
+    low, up = tmp_path / "low", tmp_path / "up"
+    Trainer(cfg(low, "softskills/PointVelocity-v0", 60)).train()
+    shutil.copytree(low, tmp_path / "low_copy")
+    stacked_trainer(cfg(up, "softskills/PointMaze-v0", 40, stack_on=str(low), repeat=2)).train()
+    _, ucfg, meta = load_run(up)
+    recorded = meta["run_info"]["lower_layers"][0]["weights_sha256"]
+    assert recorded == FrozenLayer.from_run(low).weights_sha256()
+    run_policy(up), run_env_factory(ucfg, meta["run_info"])(1)  # unchanged weights: fine
+    # the primitive's run goes on training after the layer above was stacked on it
+    Trainer(dataclasses.replace(cfg(low, "softskills/PointVelocity-v0", 90), resume=True)).train()
+    assert FrozenLayer.from_run(low).weights_sha256() != recorded
+    for call in (lambda: resume_stacked(up, steps=60), lambda: run_policy(up),
+                 lambda: run_env_factory(ucfg, meta["run_info"])):
+        with pytest.raises(ValueError, match=r"weights sha256 .* now holds weights .*trained further or replaced"):
+            call()
+    # the weights it was trained on, back in place: accepted again
+    shutil.rmtree(low)
+    shutil.copytree(tmp_path / "low_copy", low)
+    assert resume_stacked(up, steps=60).step == 40
