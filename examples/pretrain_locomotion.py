@@ -118,7 +118,7 @@ def main() -> None:
     stats = direction_stats(paths)
     _, meta, _ = load_checkpoint(out)
     steps = int(meta["step"])
-    sps_log = read_csv(out).get("charts/SPS")
+    sps_log = read_csv(out).get("charts/SPS") if (out / "progress.csv").exists() else None  # a copied checkpoint may lack it
     sps = sps_log[-1][1] if sps_log else None
     png = out / "directions.png"
     plot(paths, stats, png, f"AntVelocity primitive, {steps:,} steps")
