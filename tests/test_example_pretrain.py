@@ -31,6 +31,15 @@ def test_pretrain_locomotion_quick_exports_a_primitive(tmp_path: Path) -> None:
     # --frame-skip 2 (rllab's 0.02 s step) reached the training env, and the card says so
     assert card["env_kwargs"] == {"frame_skip": 2} and card["config"]["env_kwargs"] == '{"frame_skip": 2}'
     assert card["name"] == "export"
+    # --probe-only on a bare copy of the checkpoint (no progress.csv beside it) probes the same primitive
+    import shutil
+
+    shutil.copytree(out / "checkpoint", tmp_path / "copy" / "checkpoint")
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_locomotion.py"), "--quick", "--probe-only",
+                           "--out", str(tmp_path / "copy")], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert again["probe"] == m["probe"] and again["train_env_steps_per_s"] is None
 
 
 def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:
