@@ -87,13 +87,11 @@ def airborne_fraction(env: LatentActionWrapper, state: Any, h: np.ndarray, n: in
     """The share of ``n`` env steps, latent ``h`` held from ``state``, after which no geom of the ant touches
     the floor (contacts with the maze walls do not count): how much of the gait is in the air."""
     u, box = env.unwrapped, env.env.action_space
-    floor = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
     obs = restore_sim_state(env, state)
     air = 0
     for _ in range(n):
         obs, *_ = u.step(scale_action(env.layer.act(h[None], obs[None])[0], box.low, box.high).astype(box.dtype))
-        con = u.data.contact[:u.data.ncon]
-        air += not any(floor in (c.geom1, c.geom2) for c in con)
+        air += not u.touches_floor()
     return air / n
 
 

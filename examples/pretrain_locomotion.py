@@ -40,9 +40,13 @@ ENV = "softskills/AntVelocity-v0"
 EXPORT = Path(__file__).resolve().parents[1] / "softskills" / "hierarchy" / "weights" / "ant-velocity"
 
 
-def env_kwargs(args: argparse.Namespace) -> dict[str, int]:
-    """AntVelocity's kwargs: ``frame_skip`` only when it is not Ant-v5's default (so older runs still resume)."""
-    return {} if args.frame_skip == FRAME_SKIP else {"frame_skip": args.frame_skip}
+def env_kwargs(args: argparse.Namespace) -> dict[str, float]:
+    """AntVelocity's kwargs: ``frame_skip`` and ``airborne_cost`` only where they are not the defaults (so older
+    runs still resume)."""
+    kw: dict[str, float] = {} if args.frame_skip == FRAME_SKIP else {"frame_skip": args.frame_skip}
+    if getattr(args, "airborne_cost", 0.0):
+        kw["airborne_cost"] = args.airborne_cost
+    return kw
 
 
 def config(args: argparse.Namespace) -> TrainConfig:
@@ -98,9 +102,14 @@ def main() -> None:
                    help="physics steps of 0.01 s per env step: 5 is Ant-v5's 0.05 s (the shipped primitive), "
                         "2 is rllab's 0.02 s (the original primitives'); --resume needs the run's value, the probe "
                         "and the model card use the run's own")
+    p.add_argument("--airborne-cost", type=float, default=0.0,
+                   help="cost per env step with no part of the ant on the floor (default 0, the original reward; "
+                        "a positive value discourages hopping and is not the thesis' setting)")
     args = p.parse_args()
     if args.frame_skip < 1:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
+    if not np.isfinite(args.airborne_cost) or args.airborne_cost < 0:
+        p.error(f"--airborne-cost must be a finite number >= 0, got {args.airborne_cost}")
     if args.steps is None:
         args.steps = 300 if args.quick else 4_000_000
     if args.quick:

@@ -151,6 +151,7 @@ class AntCore(AntEnv):
                 f"Ant-v5 observation is {self.observation_space.shape}, expected ({ANT_OBS_DIM},)"
             )
         self.torso_id = int(self.model.body(TORSO).id)
+        self._floor_id = int(self.model.geom("floor").id)
 
     def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
         """Gymnasium's ``ant.xml`` through ``MjSpec``, plus the walls and the target site."""
@@ -183,6 +184,11 @@ class AntCore(AntEnv):
     def xy(self) -> np.ndarray:
         """The torso subtree centre of mass in the plane (a copy)."""
         return self.data.subtree_com[self.torso_id, :2].copy()
+
+    def touches_floor(self) -> bool:
+        """Whether any geom of the ant touched the floor in the last physics step (maze walls do not count)."""
+        ncon = self.data.ncon
+        return bool(ncon and np.any(self.data.contact.geom[:ncon] == self._floor_id))
 
     def velocity_obs(self) -> np.ndarray:
         """The Ant-v5 observation (:data:`ANT_OBS_DIM` entries, no xy position)."""
@@ -227,20 +233,24 @@ class AntVelocityEnv(AntCore):
     """Ant-v5 rewarded for planar speed in any direction (originals.md §1.4, thesis ch. 7.4).
 
     ``r = velocity_weight·‖v_xy‖ + survive_reward·1[healthy] − ctrl_cost_weight·‖a‖²
-    − contact_cost_weight·‖clip(cfrc_ext, −1, 1)‖²``, where ``v_xy`` is the torso
+    − contact_cost_weight·‖clip(cfrc_ext, −1, 1)‖² − airborne_cost·1[no floor contact]``, where ``v_xy`` is the torso
     subtree-COM displacement over the step divided by ``dt`` (0.05 s; 0.01 s x ``frame_skip``). The
     episode terminates when the torso height leaves ``healthy_z_range`` (or the state is not finite). The module
     docstring explains the coefficient conversion from rllab.
 
     Observation: the Ant-v5 observation (:data:`ANT_OBS_DIM`, xy excluded). ``info`` has
     ``xy_position``/``xy_velocity`` (subtree COM, arrays), their scalar ``x_/y_`` parts, and the
-    reward terms ``reward_velocity``, ``reward_survive``, ``reward_ctrl``, ``reward_contact``.
+    reward terms ``reward_velocity``, ``reward_survive``, ``reward_ctrl``, ``reward_contact``,
+    ``reward_airborne``, and ``airborne`` (no floor contact in the step's last physics step).
 
     Args:
         velocity_weight: weight of ``‖v_xy‖``.
         survive_reward: bonus per healthy step.
         ctrl_cost_weight: weight of ``‖a‖²``.
         contact_cost_weight: weight of the clipped contact forces' squared norm.
+        airborne_cost: a cost per step in which no part of the ant touches the floor (default 0, as
+            the original). Not the thesis' reward: it discourages the hopping gait that the
+            original reward allows (README, "Ant cross maze"), and is recorded in a run's env kwargs.
         healthy_z_range: healthy torso height range.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.
@@ -259,8 +269,12 @@ class AntVelocityEnv(AntCore):
         reset_noise_scale: float = 0.1,
         frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
+        airborne_cost: float = 0.0,
     ) -> None:
         self.velocity_weight = float(velocity_weight)
+        if not np.isfinite(airborne_cost) or airborne_cost < 0.0:
+            raise ValueError(f"airborne_cost must be a finite number >= 0, got {airborne_cost}")
+        self.airborne_cost = float(airborne_cost)
         super().__init__(
             healthy_z_range=healthy_z_range,
             terminate_when_unhealthy=terminate_when_unhealthy,
@@ -282,6 +296,7 @@ class AntVelocityEnv(AntCore):
             reset_noise_scale,
             frame_skip,
             render_mode,
+            airborne_cost,
         )
 
     def _task(
@@ -291,10 +306,14 @@ class AntVelocityEnv(AntCore):
         survive = float(self.healthy_reward)
         ctrl = float(self.control_cost(action))
         contact = float(self.contact_cost)
+        airborne = not self.touches_floor()
+        air = self.airborne_cost * airborne
         info = {
             "reward_velocity": velocity,
             "reward_survive": survive,
             "reward_ctrl": -ctrl,
             "reward_contact": -contact,
+            "reward_airborne": -air,
+            "airborne": airborne,
         }
-        return velocity + survive - ctrl - contact, False, info
+        return velocity + survive - ctrl - contact - air, False, info

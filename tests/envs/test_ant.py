@@ -105,6 +105,40 @@ def test_velocity_reward_formula() -> None:
     assert max(contacts) > 0.0  # cfrc_ext needs mj_rnePostConstraint (originals.md §1.5)
 
 
+def test_airborne_cost_is_paid_only_without_floor_contact() -> None:
+    """``airborne_cost`` (not the thesis' reward): an ant lifted 1 m with no velocity pays it on every step of
+    its fall; standing on its feet it pays nothing. The default is 0, the original reward."""
+    env = AntVelocityEnv(airborne_cost=0.3, terminate_when_unhealthy=False)
+    env.reset(seed=0)
+    for _ in range(15):  # land on the feet
+        _, _, _, _, info = env.step(ZERO)
+    assert info["airborne"] is False and info["reward_airborne"] == 0.0
+    standing = np.array([env.step(ZERO)[4]["reward_airborne"] for _ in range(5)])
+    assert np.all(standing == 0.0)
+    env.data.qpos[2] += 1.0
+    env.data.qvel[:] = 0.0
+    for _ in range(5):  # 0.25 s of free fall from 1 m: no contact
+        _, r, _, _, info = env.step(ZERO)
+        assert info["airborne"] is True and info["reward_airborne"] == -0.3
+        parts = ("reward_velocity", "reward_survive", "reward_ctrl", "reward_contact", "reward_airborne")
+        assert r == pytest.approx(sum(info[k] for k in parts), rel=1e-12)
+    plain = AntVelocityEnv()
+    plain.reset(seed=0)
+    plain.data.qpos[2] += 1.0
+    assert plain.step(ZERO)[4]["reward_airborne"] == 0.0
+    with pytest.raises(ValueError, match="airborne_cost"):
+        AntVelocityEnv(airborne_cost=-0.1)
+    # touching a maze wall in the air is still airborne: only the floor counts
+    maze = AntCrossMazeEnv(goal=0, terminate_when_unhealthy=False)
+    maze.reset(seed=0)
+    maze.data.qpos[:3] = (-1.45, 0.0, 1.2)  # against wall 1 (x in [-2.5, -1.5]), 1.2 m up
+    maze.data.qvel[:] = 0.0
+    maze.step(ZERO)
+    assert maze.data.ncon > 0 and not maze.touches_floor()
+    again = pickle.loads(pickle.dumps(env))
+    assert again.airborne_cost == 0.3
+
+
 def test_unhealthy_termination() -> None:
     env = AntVelocityEnv()
     for z, healthy in [(0.19, False), (0.21, True), (0.99, True), (1.01, False)]:
