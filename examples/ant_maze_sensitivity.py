@@ -38,7 +38,6 @@ import argparse
 import json
 from typing import Any
 
-import mujoco
 import numpy as np
 import torch
 
