@@ -1,4 +1,5 @@
-"""Imports flow one way, bottom to top (the brief's architecture): a module never imports from a layer above it.
+"""Imports flow one way, bottom to top (the brief's architecture): a module never imports from a layer above it;
+and no class is three levels of our own classes deep.
 
 Layers: the package root (version, env registration) 0; ``nn`` 1; ``flows`` 2; ``skills`` 3; ``envs`` 4;
 ``hierarchy`` and ``compose`` 5; ``library`` and ``workflows`` (the skill library and its workflows) 6;
@@ -57,3 +58,42 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     (pkg / "skills" / "__init__.py").write_text("")
     (pkg / "skills" / "agent.py").write_text("def f():\n    from softskills.compose.bounds import FitConfig\n")
     assert violations(pkg) == ["softskills.skills.agent (3) -> softskills.compose.bounds (5)"]
+
+
+def subclass_depth(cls: type, own: set[type]) -> int:
+    """The longest chain of ``own`` classes ending at ``cls`` (a class with no own base has depth 1)."""
+    return 1 + max((subclass_depth(b, own) for b in cls.__bases__ if b in own), default=0)
+
+
+def deep_classes(modules: list[str], limit: int = 2) -> list[str]:
+    """``"module.Class (depth)"`` for every class defined in ``modules`` that is more than ``limit`` of
+    their own classes deep ("never subclass three levels deep"; bases from other packages do not count)."""
+    import importlib
+    import inspect
+
+    own = {c for m in modules for _, c in inspect.getmembers(importlib.import_module(m), inspect.isclass)
+           if c.__module__ == m}
+    return sorted(f"{c.__module__}.{c.__qualname__} ({d})" for c in own if (d := subclass_depth(c, own)) > limit)
+
+
+def test_no_class_subclasses_three_levels_deep() -> None:
+    import pkgutil
+
+    import softskills
+
+    modules = [m.name for m in pkgutil.walk_packages(softskills.__path__, "softskills.")]
+    assert len(modules) > 50
+    assert deep_classes(modules) == []
+
+
+def test_the_depth_check_finds_a_deep_chain(tmp_path: Path) -> None:
+    import sys
+
+    (tmp_path / "deep_chain_mod.py").write_text(
+        "class A(Exception): ...\nclass B(A): ...\nclass C(B): ...\nclass D(A): ...\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert deep_classes(["deep_chain_mod"]) == ["deep_chain_mod.C (3)"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("deep_chain_mod", None)

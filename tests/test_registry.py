@@ -13,10 +13,12 @@ from softskills._registry import ENV_IDS, register_all
 
 
 def test_every_id_is_registered_with_its_entry_point_and_horizon() -> None:
-    """``import softskills`` registers every id of ENV_IDS as its entry-point string and horizon."""
-    for env_id, (entry_point, max_steps) in ENV_IDS.items():
+    """``import softskills`` registers every id of ENV_IDS as its entry-point string, horizon and kwargs."""
+    for env_id, (entry_point, max_steps, kwargs) in ENV_IDS.items():
         spec = gymnasium.registry[env_id]
         assert spec.entry_point == entry_point and spec.max_episode_steps == max_steps, env_id
+        assert spec.kwargs == kwargs, env_id
+    assert gymnasium.registry["softskills/AntSimpleMaze-v0"].kwargs == {"maze": "simple"}
 
 
 def test_second_registration_does_not_warn() -> None:

@@ -29,11 +29,10 @@ from softskills.envs.ant_velocity import ANT_OBS_DIM, FRAME_SKIP, HEALTHY_Z_RANG
 
 __all__ = [
     "ANT_MAZE_OBS_DIM",
-    "AntCrossMazeEnv",
     "AntMazeEnv",
-    "AntSimpleMazeEnv",
     "CROSS_MAZE_GOALS",
     "CROSS_MAZE_WALLS",
+    "MAZES",
     "SIMPLE_MAZE_GOALS",
     "SIMPLE_MAZE_WALLS",
     "WALL_Z",
@@ -92,6 +91,13 @@ SIMPLE_MAZE_WALLS = np.array(
 SIMPLE_MAZE_GOALS = np.array([[6.0, -6.0]], dtype=np.float64)
 """The simple maze's single goal."""
 
+MAZES: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    "cross": (CROSS_MAZE_WALLS, CROSS_MAZE_GOALS),
+    "simple": (SIMPLE_MAZE_WALLS, SIMPLE_MAZE_GOALS),
+}
+"""The mazes by name: ``(walls, goals)``. ``softskills/AntCrossMaze-v0`` is ``maze="cross"`` and
+``softskills/AntSimpleMaze-v0`` is ``maze="simple"``."""
+
 
 class AntMazeEnv(AntCore):
     """Ant-v5 in a walled maze with a sparse goal reward (originals.md §1.6).
@@ -108,9 +114,9 @@ class AntMazeEnv(AntCore):
     / ``xy_velocity`` keys.
 
     Args:
-        walls: rows ``(cx, cy, hx, hy)``.
-        goals: candidate goals ``(G, 2)``.
-        goal: index into ``goals``.
+        maze: ``"cross"`` (:data:`CROSS_MAZE_WALLS`; ``goal`` 0, 1, 2 = (6, −6), (6, 6), (12, 0)) or
+            ``"simple"`` (the S-shaped :data:`SIMPLE_MAZE_WALLS`, with its one goal (6, −6)); see :data:`MAZES`.
+        goal: index into the maze's goals.
         goal_reward: reward on reaching the goal.
         goal_radius: the goal is reached strictly inside this distance.
         progress_reward: weight ``w`` of an optional dense term ``w·(d_t − d_{t+1})``, the
@@ -129,8 +135,7 @@ class AntMazeEnv(AntCore):
 
     def __init__(
         self,
-        walls: np.ndarray,
-        goals: np.ndarray,
+        maze: str = "cross",
         goal: int = 0,
         goal_reward: float = 1000.0,
         goal_radius: float = 2.0,
@@ -141,7 +146,10 @@ class AntMazeEnv(AntCore):
         frame_skip: int = FRAME_SKIP,
         render_mode: str | None = None,
     ) -> None:
-        goals = np.asarray(goals, dtype=np.float64).reshape(-1, 2)
+        if maze not in MAZES:
+            raise ValueError(f"maze must be one of {sorted(MAZES)}; got {maze!r}")
+        walls, goals = MAZES[maze]
+        self.maze = maze
         is_int = isinstance(goal, (int, np.integer)) and not isinstance(goal, bool)
         if not is_int or not 0 <= goal < len(goals):
             raise ValueError(
@@ -174,6 +182,10 @@ class AntMazeEnv(AntCore):
             default_camera_config=camera,
         )
         self.observation_space = spaces.Box(-np.inf, np.inf, (ANT_MAZE_OBS_DIM,), np.float64)
+        utils.EzPickle.__init__(
+            self, maze, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, healthy_z_range,
+            reset_noise_scale, frame_skip, render_mode,
+        )  # fmt: skip
 
     def _get_obs(self) -> np.ndarray:
         """The layout contract: AntVelocity's observation first, then the subtree-COM xy."""
@@ -204,89 +216,3 @@ class AntMazeEnv(AntCore):
 
     def _get_reset_info(self) -> dict[str, Any]:
         return {**super()._get_reset_info(), **self._goal_info()}
-
-
-class AntCrossMazeEnv(AntMazeEnv):
-    """The cross maze (:data:`CROSS_MAZE_WALLS`); ``goal`` 0, 1, 2 = (6, −6), (6, 6), (12, 0).
-
-    Args:
-        goal: index into :data:`CROSS_MAZE_GOALS`.
-        goal_reward: reward on reaching the goal.
-        goal_radius: arrival radius.
-        progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
-        terminate_when_unhealthy: end the episode when unhealthy.
-        reset_noise_scale: v5's reset noise scale.
-        frame_skip: physics steps of 0.01 s per env step (``AntCore``); must match the primitive's.
-        render_mode: as in ``MujocoEnv``.
-    """
-
-    def __init__(
-        self,
-        goal: int = 0,
-        goal_reward: float = 1000.0,
-        goal_radius: float = 2.0,
-        progress_reward: float = 0.0,
-        terminate_when_unhealthy: bool = True,
-        reset_noise_scale: float = 0.1,
-        frame_skip: int = FRAME_SKIP,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(
-            CROSS_MAZE_WALLS,
-            CROSS_MAZE_GOALS,
-            goal=goal,
-            goal_reward=goal_reward,
-            goal_radius=goal_radius,
-            progress_reward=progress_reward,
-            terminate_when_unhealthy=terminate_when_unhealthy,
-            reset_noise_scale=reset_noise_scale,
-            frame_skip=frame_skip,
-            render_mode=render_mode,
-        )
-        utils.EzPickle.__init__(
-            self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
-            frame_skip, render_mode,
-        )  # fmt: skip
-
-
-class AntSimpleMazeEnv(AntMazeEnv):
-    """The S-shaped simple maze (:data:`SIMPLE_MAZE_WALLS`) with its one goal (6, −6).
-
-    Args:
-        goal: index into :data:`SIMPLE_MAZE_GOALS` (only 0).
-        goal_reward: reward on reaching the goal.
-        goal_radius: arrival radius.
-        progress_reward: weight of the optional progress term (:class:`AntMazeEnv`); 0 is sparse.
-        terminate_when_unhealthy: end the episode when unhealthy.
-        reset_noise_scale: v5's reset noise scale.
-        frame_skip: physics steps of 0.01 s per env step (``AntCore``); must match the primitive's.
-        render_mode: as in ``MujocoEnv``.
-    """
-
-    def __init__(
-        self,
-        goal: int = 0,
-        goal_reward: float = 1000.0,
-        goal_radius: float = 2.0,
-        progress_reward: float = 0.0,
-        terminate_when_unhealthy: bool = True,
-        reset_noise_scale: float = 0.1,
-        frame_skip: int = FRAME_SKIP,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(
-            SIMPLE_MAZE_WALLS,
-            SIMPLE_MAZE_GOALS,
-            goal=goal,
-            goal_reward=goal_reward,
-            goal_radius=goal_radius,
-            progress_reward=progress_reward,
-            terminate_when_unhealthy=terminate_when_unhealthy,
-            reset_noise_scale=reset_noise_scale,
-            frame_skip=frame_skip,
-            render_mode=render_mode,
-        )
-        utils.EzPickle.__init__(
-            self, goal, goal_reward, goal_radius, progress_reward, terminate_when_unhealthy, reset_noise_scale,
-            frame_skip, render_mode,
-        )  # fmt: skip

@@ -18,8 +18,7 @@ from softskills.envs.ant import (
     CROSS_MAZE_GOALS,
     CROSS_MAZE_WALLS,
     SIMPLE_MAZE_WALLS,
-    AntCrossMazeEnv,
-    AntSimpleMazeEnv,
+    AntMazeEnv,
     AntVelocityEnv,
 )
 
@@ -129,7 +128,7 @@ def test_airborne_cost_is_paid_only_without_floor_contact() -> None:
     with pytest.raises(ValueError, match="airborne_cost"):
         AntVelocityEnv(airborne_cost=-0.1)
     # touching a maze wall in the air is still airborne: only the floor counts
-    maze = AntCrossMazeEnv(goal=0, terminate_when_unhealthy=False)
+    maze = AntMazeEnv(goal=0, terminate_when_unhealthy=False)
     maze.reset(seed=0)
     maze.data.qpos[:3] = (-1.45, 0.0, 1.2)  # against wall 1 (x in [-2.5, -1.5]), 1.2 m up
     maze.data.qvel[:] = 0.0
@@ -152,11 +151,11 @@ def test_unhealthy_termination() -> None:
     lenient = AntVelocityEnv(terminate_when_unhealthy=False)
     _place(lenient, 0.0, 0.0, 1.2)
     assert not lenient.step(ZERO)[2]
-    maze = AntCrossMazeEnv()  # the maze keeps the original's unhealthy termination
+    maze = AntMazeEnv()  # the maze keeps the original's unhealthy termination
     _place(maze, 0.0, 0.0, 1.2)
     _, r, terminated, _, _ = maze.step(ZERO)
     assert terminated and r == 0.0
-    lenient_maze = AntCrossMazeEnv(terminate_when_unhealthy=False)  # what examples/ant_maze.py runs
+    lenient_maze = AntMazeEnv(terminate_when_unhealthy=False)  # what examples/ant_maze.py runs
     _place(lenient_maze, 0.0, 0.0, 1.2)
     _, r, terminated, _, _ = lenient_maze.step(ZERO)
     assert not terminated and r == 0.0
@@ -170,7 +169,7 @@ def _walls_of(model: mujoco.MjModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_cross_maze_walls_exact() -> None:
-    pos, size = _walls_of(AntCrossMazeEnv().model)
+    pos, size = _walls_of(gymnasium.make("softskills/AntCrossMaze-v0").unwrapped.model)
     expected = np.array(
         [
             [(x0 + x1) / 2, (y0 + y1) / 2, 0.5, (x1 - x0) / 2, (y1 - y0) / 2, 1.0]
@@ -183,7 +182,7 @@ def test_cross_maze_walls_exact() -> None:
 
 
 def test_simple_maze_walls_exact() -> None:
-    pos, size = _walls_of(AntSimpleMazeEnv().model)
+    pos, size = _walls_of(gymnasium.make("softskills/AntSimpleMaze-v0").unwrapped.model)
     expected = np.array([[cx, cy, 0.5, hx, hy, 1.0] for cx, cy, hx, hy in SIMPLE_CENTRE_HALF])
     np.testing.assert_array_equal(np.hstack([pos, size]), expected)
     np.testing.assert_array_equal(SIMPLE_MAZE_WALLS, expected[:, [0, 1, 3, 4]])
@@ -192,7 +191,7 @@ def test_simple_maze_walls_exact() -> None:
 def test_ant_cannot_walk_through_a_wall() -> None:
     """Thrown at 8 m/s towards wall-1 (inner face x = -1.5): blocked; without walls it flies on."""
     xs = {}
-    for name, env in [("maze", AntCrossMazeEnv()), ("free", AntVelocityEnv())]:
+    for name, env in [("maze", AntMazeEnv()), ("free", AntVelocityEnv())]:
         _place(env, -0.3, 0.0, vx=-8.0)
         xs[name] = min(env.step(ZERO)[4]["x_position"] for _ in range(30))
     assert xs["maze"] > -1.5
@@ -201,7 +200,7 @@ def test_ant_cannot_walk_through_a_wall() -> None:
 
 @pytest.mark.parametrize("goal", [0, 1, 2])
 def test_goal_reward_only_within_radius(goal: int) -> None:
-    env = AntCrossMazeEnv(goal=goal, goal_reward=7.0)
+    env = AntMazeEnv(goal=goal, goal_reward=7.0)
     g = CROSS_MAZE_GOALS[goal]
     np.testing.assert_array_equal(env.goal_position, g)
     for offset in (2.2, 1.8):
@@ -229,9 +228,9 @@ def test_progress_reward_is_the_change_in_goal_distance(frame_skip: int) -> None
     """``progress_reward=w`` adds ``w (d_t - d_{t+1})`` each step (a telescoping sum), and only then, at either
     control step."""
     g = CROSS_MAZE_GOALS[2]
-    shaped = AntCrossMazeEnv(goal=2, progress_reward=10.0, frame_skip=frame_skip)
-    sparse = AntCrossMazeEnv(goal=2, frame_skip=frame_skip)
-    total: dict[AntCrossMazeEnv, float] = {}
+    shaped = AntMazeEnv(goal=2, progress_reward=10.0, frame_skip=frame_skip)
+    sparse = AntMazeEnv(goal=2, frame_skip=frame_skip)
+    total: dict[AntMazeEnv, float] = {}
     for env in (shaped, sparse):
         _place(env, 8.0, 0.0, vx=3.0)  # moving east, towards the goal (12, 0)
         d0 = float(np.linalg.norm(_fresh_com(env)[:2] - g))
@@ -251,15 +250,15 @@ def test_progress_reward_is_the_change_in_goal_distance(frame_skip: int) -> None
         if env is shaped:
             assert total[env] == pytest.approx(10.0 * (d0 - d_after), abs=1e-7) and total[env] > 0.5
     with pytest.raises(ValueError, match="progress_reward"):
-        AntCrossMazeEnv(progress_reward=-1.0)
+        AntMazeEnv(progress_reward=-1.0)
     with pytest.raises(ValueError, match="progress_reward"):
-        AntCrossMazeEnv(progress_reward=float("nan"))
+        AntMazeEnv(progress_reward=float("nan"))
     assert pickle.loads(pickle.dumps(shaped)).progress_reward == 10.0
 
 
 def test_observation_layout_contract() -> None:
     """maze obs[:ANT_OBS_DIM] == AntVelocity obs for the same state; obs[-2:] is the COM xy."""
-    vel, maze = AntVelocityEnv(), AntCrossMazeEnv(goal=1)
+    vel, maze = AntVelocityEnv(), AntMazeEnv(goal=1)
     v_obs, _ = vel.reset(seed=5)
     m_obs, _ = maze.reset(seed=5)
     np.testing.assert_array_equal(m_obs[:ANT_OBS_DIM], v_obs)
@@ -277,11 +276,13 @@ def test_observation_layout_contract() -> None:
 def test_bad_kwargs() -> None:
     for goal in (3, -1, 1.0, True):
         with pytest.raises(ValueError, match="goal"):
-            AntCrossMazeEnv(goal=goal)  # type: ignore[arg-type]
+            AntMazeEnv(goal=goal)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="goal"):
         gymnasium.make("softskills/AntSimpleMaze-v0", goal=1)
     with pytest.raises(ValueError, match="goal_radius"):
-        AntCrossMazeEnv(goal_radius=0.0)
+        AntMazeEnv(goal_radius=0.0)
+    with pytest.raises(ValueError, match="maze must be one of"):
+        AntMazeEnv(maze="spiral")
     with pytest.raises(ValueError, match="healthy_z_range"):
         AntVelocityEnv(healthy_z_range=(1.0, 0.2))
     with pytest.raises(ValueError, match="cost"):
@@ -292,15 +293,15 @@ def test_bad_kwargs() -> None:
 
 
 def test_pickle_keeps_kwargs() -> None:
-    env = pickle.loads(pickle.dumps(AntCrossMazeEnv(goal=2, goal_reward=5.0)))
-    assert isinstance(env, AntCrossMazeEnv) and env.goal_index == 2 and env.goal_reward == 5.0
+    env = pickle.loads(pickle.dumps(AntMazeEnv(goal=2, goal_reward=5.0)))
+    assert isinstance(env, AntMazeEnv) and env.goal_index == 2 and env.goal_reward == 5.0
     vel = pickle.loads(pickle.dumps(AntVelocityEnv(velocity_weight=2.0)))
     assert isinstance(vel, AntVelocityEnv) and vel.velocity_weight == 2.0
     fine = pickle.loads(pickle.dumps(AntVelocityEnv(velocity_weight=2.0, frame_skip=2)))
     assert fine.frame_skip == 2 and fine.velocity_weight == 2.0
-    for cls in (AntCrossMazeEnv, AntSimpleMazeEnv):
-        maze = pickle.loads(pickle.dumps(cls(goal=0, progress_reward=3.0, frame_skip=2)))
-        assert maze.frame_skip == 2 and maze.progress_reward == 3.0
+    for name in ("cross", "simple"):
+        maze = pickle.loads(pickle.dumps(AntMazeEnv(name, goal=0, progress_reward=3.0, frame_skip=2)))
+        assert maze.frame_skip == 2 and maze.progress_reward == 3.0 and maze.maze == name
 
 
 @pytest.mark.parametrize("env_id", ["softskills/AntVelocity-v0", "softskills/AntCrossMaze-v0"])
