@@ -267,12 +267,18 @@ def cli_json(argv: list[str]) -> dict[str, Any]:
     return json.loads(buf.getvalue().strip().splitlines()[-1])
 
 
+def weights_argv(a: argparse.Namespace) -> list[str]:
+    """``--weights W_OTHER W_BOTTOM`` for ``softskills compose`` and ``bounds`` (none: the mean, thesis eq. 6.2)."""
+    w = getattr(a, "merge_weights", None)
+    return ["--weights", *map(str, w)] if w else []
+
+
 def compose_merge(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path) -> dict[str, Any]:
     """``softskills compose RUN RUN --skills k 3``: the merge of skill k with the bottom skill, offline."""
     method = "svgd" if a.algo == "sql" else "sac"
     argv = ["compose", run, run, "--skills", str(k), str(BOTTOM), "--method", method, "--policy", a.policy,
             "--steps", str(b.extract_steps), "--batch-size", str(b.batch_size), "--lr", "3e-4",
-            "--seed", str(a.extract_seed), "--device", a.device, "--out", str(out), "--overwrite"]
+            "--seed", str(a.extract_seed), "--device", a.device, *weights_argv(a), "--out", str(out), "--overwrite"]
     t0 = time.perf_counter()
     res = cli_json(argv)
     return {**res, "cli_wall_s": time.perf_counter() - t0, "argv": ["softskills", *argv]}
@@ -288,7 +294,8 @@ def fit_bounds(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path, re
     argv = ["bounds", run, run, "--skills", str(k), str(BOTTOM), "--fit.iterations", str(f.iterations),
             "--fit.steps-per-iteration", str(f.steps_per_iteration), "--fit.batch-size", str(f.batch_size),
             "--fit.lr", str(f.lr), "--fit.hidden", *map(str, f.hidden), "--fit.action-samples",
-            str(f.action_samples), "--fit.seed", str(f.seed), "--fit.device", f.device, "--out", str(out)]
+            str(f.action_samples), "--fit.seed", str(f.seed), "--fit.device", f.device, *weights_argv(a),
+            "--out", str(out)]
     sidecar = out.with_suffix(".argv.json")
     checkpoint = Path(run) / "checkpoint" / "manifest.sha256"
     if reuse and out.exists() and sidecar.exists() and checkpoint.exists():
@@ -417,6 +424,9 @@ def main() -> None:
     p.add_argument("--eval-seed", type=int, default=10_000, help="episode e of every evaluation resets with this + e")
     p.add_argument("--fit-iterations", type=int, default=None, help="bounds: fitted iterations (300; quick 2)")
     p.add_argument("--fit-steps", type=int, default=None, help="bounds: Adam steps per iteration (50; quick 10)")
+    p.add_argument("--merge-weights", type=float, nargs=2, default=None, metavar=("W_OTHER", "W_BOTTOM"),
+                   help="weights of each merge's two Q-functions (default: the mean, thesis eq. 6.2); 1 1 is the "
+                        "original code's sum, i.e. the mean at half the temperature")
     p.add_argument("--reward-scale", type=float, default=1.0,
                    help="reward scale of the constituents and direct tasks at the fixed alpha 1 (the original: 1); "
                         "a smaller scale is a higher temperature (alpha = 1/scale) and broader skills. "
@@ -435,6 +445,8 @@ def main() -> None:
     a = p.parse_args()
     if not (np.isfinite(a.reward_scale) and a.reward_scale > 0):
         p.error(f"--reward-scale must be a finite number > 0, got {a.reward_scale}")
+    if a.merge_weights is not None and not all(np.isfinite(w) and w > 0 for w in a.merge_weights):
+        p.error(f"--merge-weights must be two finite numbers > 0, got {a.merge_weights}")
     b = budget(a)
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -505,7 +517,7 @@ def main() -> None:
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
         "eval": "sampled" if sampled else "deterministic",
-        "reward_scale": a.reward_scale, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps,
+        "reward_scale": a.reward_scale, "merge_weights": a.merge_weights, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps,
         "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),
     }

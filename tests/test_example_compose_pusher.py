@@ -303,3 +303,32 @@ def test_bad_reward_scale_is_refused(tmp_path: Path, bad: str) -> None:
     proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--reward-scale", bad, "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--reward-scale must be a finite number > 0" in proc.stderr
+
+
+def test_merge_weights_reach_compose_and_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--merge-weights 1 1`` (the original's sum) is passed as ``--weights`` to both ``softskills compose`` and
+    ``softskills bounds``; without it neither gets weights (the mean)."""
+    import argparse
+
+    ex = _example()
+    seen: list[list[str]] = []
+    monkeypatch.setattr(ex, "cli_json", lambda argv: seen.append(argv) or {"stats": {}})
+    for weights in (None, [1.0, 1.0]):
+        a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
+                               fit_steps=None, algo="sql", policy="gaussian", device="cpu", extract_seed=0,
+                               merge_weights=weights)
+        b = ex.budget(a)
+        ex.compose_merge(a, b, "RUN", 0, tmp_path / "merge")
+        ex.fit_bounds(a, b, "RUN", 0, tmp_path / "bounds.json")
+    plain, summed = seen[:2], seen[2:]
+    assert all("--weights" not in argv for argv in plain)
+    for argv in summed:
+        i = argv.index("--weights")
+        assert argv[i + 1: i + 3] == ["1.0", "1.0"] and argv[0] in ("compose", "bounds")
+    assert [argv[0] for argv in summed] == ["compose", "bounds"]
+
+
+def test_bad_merge_weights_are_refused(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--merge-weights", "1", "0", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--merge-weights must be two finite numbers > 0" in proc.stderr
