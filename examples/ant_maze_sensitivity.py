@@ -28,8 +28,8 @@ state is the same whatever ``--intervals``. ``δ = 0`` replays the base rollout 
 ``‖Δxy‖`` must be exactly 0 (the restore is exact); the example checks that. The summary has the
 mean and the median over states. It also reports, per state, the share of 200 env steps with ``h``
 held after which no part of the ant touches the floor (``airborne``): a hopping gait. For a latent
-whose effect is learnable, the closed-loop
-``‖Δxy‖`` shrinks with ``δ`` far below the fresh one. Ends with one JSON line.
+whose effect is learnable, the closed-loop ``‖Δxy‖`` shrinks with ``δ`` far below the fresh one.
+Ends with one JSON line.
 """
 
 from __future__ import annotations

@@ -269,8 +269,7 @@ def cli_json(argv: list[str]) -> dict[str, Any]:
 
 def weights_argv(a: argparse.Namespace) -> list[str]:
     """``--weights W_OTHER W_BOTTOM`` for ``softskills compose`` and ``bounds`` (none: the mean, thesis eq. 6.2)."""
-    w = getattr(a, "merge_weights", None)
-    return ["--weights", *map(str, w)] if w else []
+    return ["--weights", *map(str, a.merge_weights)] if a.merge_weights else []
 
 
 def compose_merge(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path) -> dict[str, Any]:
@@ -517,7 +516,8 @@ def main() -> None:
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
         "eval": "sampled" if sampled else "deterministic",
-        "reward_scale": a.reward_scale, "merge_weights": a.merge_weights, "direct_steps": 2 * b.steps, "extract_steps": b.extract_steps,
+        "reward_scale": a.reward_scale, "merge_weights": a.merge_weights, "direct_steps": 2 * b.steps,
+        "extract_steps": b.extract_steps,
         "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),
     }

@@ -44,7 +44,7 @@ def env_kwargs(args: argparse.Namespace) -> dict[str, float]:
     """AntVelocity's kwargs: ``frame_skip`` and ``airborne_cost`` only where they are not the defaults (so older
     runs still resume)."""
     kw: dict[str, float] = {} if args.frame_skip == FRAME_SKIP else {"frame_skip": args.frame_skip}
-    if getattr(args, "airborne_cost", 0.0):
+    if args.airborne_cost:
         kw["airborne_cost"] = args.airborne_cost
     return kw
 
@@ -127,7 +127,8 @@ def main() -> None:
     stats = direction_stats(paths)
     _, meta, _ = load_checkpoint(out)
     steps = int(meta["step"])
-    sps_log = read_csv(out).get("charts/SPS") if (out / "progress.csv").exists() else None  # a copied checkpoint may lack it
+    has_log = (out / "progress.csv").exists()  # a bare copy of a checkpoint has none
+    sps_log = read_csv(out).get("charts/SPS") if has_log else None
     sps = sps_log[-1][1] if sps_log else None
     png = out / "directions.png"
     plot(paths, stats, png, f"AntVelocity primitive, {steps:,} steps")

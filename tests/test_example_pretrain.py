@@ -49,8 +49,8 @@ def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:
     from tests.example_module import load_example
 
     ex = load_example("pretrain_locomotion")
-    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False)
+    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0)
     assert ex.config(argparse.Namespace(**base, frame_skip=5)).env_kwargs == "{}"  # what the shipped card records
     assert ex.config(argparse.Namespace(**base, frame_skip=2)).env_kwargs == '{"frame_skip": 2}'
-    air = ex.config(argparse.Namespace(**base, frame_skip=5, airborne_cost=0.2))
+    air = ex.config(argparse.Namespace(**{**base, "airborne_cost": 0.2}, frame_skip=5))
     assert json.loads(air.env_kwargs) == {"airborne_cost": 0.2}

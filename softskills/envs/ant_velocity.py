@@ -233,10 +233,10 @@ class AntVelocityEnv(AntCore):
     """Ant-v5 rewarded for planar speed in any direction (originals.md §1.4, thesis ch. 7.4).
 
     ``r = velocity_weight·‖v_xy‖ + survive_reward·1[healthy] − ctrl_cost_weight·‖a‖²
-    − contact_cost_weight·‖clip(cfrc_ext, −1, 1)‖² − airborne_cost·1[no floor contact]``, where ``v_xy`` is the torso
-    subtree-COM displacement over the step divided by ``dt`` (0.05 s; 0.01 s x ``frame_skip``). The
-    episode terminates when the torso height leaves ``healthy_z_range`` (or the state is not finite). The module
-    docstring explains the coefficient conversion from rllab.
+    − contact_cost_weight·‖clip(cfrc_ext, −1, 1)‖² − airborne_cost·1[no floor contact]``, where
+    ``v_xy`` is the torso subtree-COM displacement over the step divided by ``dt`` (0.05 s; 0.01 s x
+    ``frame_skip``). The episode terminates when the torso height leaves ``healthy_z_range`` (or the
+    state is not finite). The module docstring explains the coefficient conversion from rllab.
 
     Observation: the Ant-v5 observation (:data:`ANT_OBS_DIM`, xy excluded). ``info`` has
     ``xy_position``/``xy_velocity`` (subtree COM, arrays), their scalar ``x_/y_`` parts, and the

@@ -16,14 +16,13 @@ from softskills.hierarchy.layer import FrozenLayer, check_invertible
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import pretrained, pretrained_env_kwargs
 from softskills.hierarchy.vec import LatentSkillEnvs
-from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import EnvFactory, default_env_factory
 from softskills.skills.loading import load_run
 from softskills.skills.trainer import Trainer
 
-__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "bottom_env_kwargs", "check_frame_skip", "check_lower_layers", "lower_layers",
-           "stacked_env_factory", "stacked_trainer", "resume_stacked", "train_stagewise", "run_policy",
+__all__ = ["PRETRAINED_PREFIX", "LayerSpec", "bottom_env_kwargs", "check_frame_skip", "check_lower_layers",
+           "lower_layers", "stacked_env_factory", "stacked_trainer", "resume_stacked", "train_stagewise", "run_policy",
            "run_env_factory"]
 
 
@@ -156,11 +155,16 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
     cfg = dataclasses.replace(cfg, stack_on=stack_on)
     check_frame_skip(cfg)
     layers, repeats = lower_layers(stack_on, cfg.stack_skill, adapter)
-    if cfg.resume:
-        check_lower_layers(cfg.out, load_checkpoint(cfg.out)[1].get("run_info"), layers)
     run_info = {"stacked_on": stack_on, "stack_skill": cfg.stack_skill, "repeat": cfg.repeat,
                 "lower_adapter": layers[-1].adapter.spec(), "lower_layers": [lay.describe() for lay in layers]}
-    return Trainer(cfg, env_factory=stacked_env_factory(cfg, layers, [*repeats, cfg.repeat]), run_info=run_info)
+    trainer = Trainer(cfg, env_factory=stacked_env_factory(cfg, layers, [*repeats, cfg.repeat]), run_info=run_info)
+    if cfg.resume:
+        try:
+            check_lower_layers(cfg.out, trainer.resumed_run_info, layers)
+        except ValueError:
+            trainer.envs.close()
+            raise
+    return trainer
 
 
 def resume_stacked(run_dir: str | os.PathLike, **overrides: Any) -> Trainer:

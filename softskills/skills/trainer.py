@@ -130,8 +130,10 @@ class Trainer:
         self._bar: Any = None  # the progress bar while train() runs
         self._compiled_once = False
         self.held_h: Tensor | None = None  # with cfg.hold_latent: the latent of each env's episode
+        self.resumed_run_info: dict[str, Any] | None = None  # the run_info of the checkpoint resumed from
         if saved is not None:
             restore_trainer_state(self, *saved)
+            self.resumed_run_info = saved[1].get("run_info")
 
     # ------------------------------------------------------------------ stepping
     def _policy_actions(self) -> np.ndarray:
