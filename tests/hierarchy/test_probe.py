@@ -1,0 +1,60 @@
+"""direction_consistency: a held latent that decides the direction is told apart from one that does not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from softskills.hierarchy.probe import direction_consistency
+
+
+def _disp(angles: np.ndarray, dist: float = 2.0) -> np.ndarray:
+    return dist * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+
+
+def test_latents_with_their_own_directions_are_consistent() -> None:
+    rng = np.random.default_rng(0)
+    angles = np.linspace(-math.pi, math.pi, 16, endpoint=False)[:, None] + 0.2 * rng.standard_normal((16, 8))
+    c = direction_consistency(_disp(angles), permutations=300)
+    assert c["latents"] == 16 and c["rollouts"] == 128
+    assert c["within"] > 0.95 and c["null"] < 0.45 and c["p_value"] < 0.01
+    # the pooled directions spread all around, as the latents' own directions do
+    assert c["pooled"] < 0.2
+
+
+def test_directions_that_ignore_the_latent_are_not() -> None:
+    rng = np.random.default_rng(1)
+    c = direction_consistency(_disp(rng.uniform(-math.pi, math.pi, (16, 8))), permutations=300)
+    # about 0.31 for 8 uniform directions, whether or not the labels are shuffled
+    assert abs(c["within"] - c["null"]) < 0.08 and 0.2 < c["null"] < 0.42
+    assert c["p_value"] > 0.05
+
+
+def test_one_shared_direction_is_not_credited_to_the_latent() -> None:
+    """Every rollout going east is consistent within a latent, but no more than after shuffling."""
+    rng = np.random.default_rng(2)
+    c = direction_consistency(_disp(0.1 * rng.standard_normal((16, 8))), permutations=300)
+    assert c["within"] > 0.95 and c["within"] - c["null"] < 0.01 and c["p_value"] > 0.2
+
+
+def test_short_rollouts_and_thin_latents_are_left_out() -> None:
+    angles = np.array([[0.0, 0.0, 0.0], [math.pi / 2, -math.pi / 2, 0.0], [1.0, 2.0, 3.0]])
+    d = _disp(angles)
+    d[2, 1:] *= 0.1  # latent 2 moved far enough only once: no direction to compare
+    d[1, 2] *= 0.1  # latent 1's third rollout did not move
+    c = direction_consistency(d, min_distance=0.5, permutations=50)
+    assert c["latents"] == 2 and c["rollouts"] == 5
+    assert c["within"] == pytest.approx((1.0 + 0.0) / 2, abs=1e-12)  # latent 1's two went opposite ways
+
+
+def test_nothing_moved_gives_nan_and_bad_shapes_are_refused() -> None:
+    c = direction_consistency(np.zeros((4, 3, 2)))
+    assert c["latents"] == 0 and math.isnan(c["within"]) and math.isnan(c["p_value"])
+    with pytest.raises(ValueError, match="repeats >= 2"):
+        direction_consistency(np.zeros((4, 1, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        direction_consistency(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="permutations"):
+        direction_consistency(np.ones((4, 3, 2)), permutations=0)
