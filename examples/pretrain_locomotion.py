@@ -29,7 +29,7 @@ import torch
 
 from softskills.envs.ant_velocity import FRAME_SKIP
 from softskills.hierarchy import HierarchicalPolicy, load_primitive
-from softskills.hierarchy.probe import direction_consistency, direction_stats, fixed_latents, latent_rollouts
+from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
 from softskills.skills.logger import read_csv
@@ -94,9 +94,6 @@ def main() -> None:
     p.add_argument("--export", action="store_true", help="ship the weights and model card into the package")
     p.add_argument("--export-dir", default=str(EXPORT), help="where --export writes")
     p.add_argument("--probe-steps", type=int, default=200, help="env steps per probe latent")
-    p.add_argument("--consistency-repeats", type=int, default=0,
-                   help="also hold each probe latent from this many more starts (reset seeds) and test whether the "
-                        "latent decides the direction of travel (direction_consistency); 0 skips it")
     p.add_argument("--command", default="", help="the training command to record in the model card")
     p.add_argument("--note", default="", help="a note for the model card (e.g. how the run was resumed)")
     p.add_argument("--seed", type=int, default=0)
@@ -109,8 +106,6 @@ def main() -> None:
                    help="cost per env step with no part of the ant on the floor (default 0, the original reward; "
                         "a positive value discourages hopping and is not the thesis' setting)")
     args = p.parse_args()
-    if args.consistency_repeats == 1 or args.consistency_repeats < 0:
-        p.error(f"--consistency-repeats must be 0 (off) or at least 2, got {args.consistency_repeats}")
     if args.frame_skip < 1:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
     if not np.isfinite(args.airborne_cost) or args.airborne_cost < 0:
@@ -139,15 +134,6 @@ def main() -> None:
     plot(paths, stats, png, f"AntVelocity primitive, {steps:,} steps")
     result = {"example": "pretrain_locomotion", "quick": args.quick, "steps": steps, "seed": args.seed,
               "train_wall_s": round(train_s, 1), "train_env_steps_per_s": sps, "probe": stats, "png": str(png)}
-    if args.consistency_repeats:
-        reps = args.consistency_repeats
-        rep_paths = latent_rollouts(layer, ENV, np.repeat(latents, reps, axis=0), steps=args.probe_steps, seed=2000,
-                                    **trained)
-        disp = np.stack([q[-1] - q[0] for q in rep_paths]).reshape(len(latents), reps, 2)
-        result["consistency"] = {"repeats": reps, **direction_consistency(disp)}
-        c = result["consistency"]
-        print(f"direction consistency: within {c['within']:.3f} against {c['null']:.3f} with the latents shuffled "
-              f"(p = {c['p_value']:.3f}; {c['rollouts']} rollouts that moved >= 0.5 m, {c['latents']} latents)")
     if args.export:
         export = Path(args.export_dir)
         HierarchicalPolicy([layer]).save(export)

@@ -11,7 +11,7 @@ from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.wrapper import LatentActionWrapper
 from softskills.skills.vec import make_env
 
-__all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency"]
+__all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency", "latent_consistency"]
 
 
 def fixed_latents(latent_dim: int, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -108,3 +108,19 @@ def direction_consistency(displacements: np.ndarray, min_distance: float = 0.5, 
     p_value = float((1 + np.sum(null >= within - 1e-12)) / (1 + permutations))
     return {"latents": len(groups), "rollouts": int(len(pooled)), "within": within, "null": float(null.mean()),
             "p_value": p_value, "pooled": _resultant(pooled)}
+
+
+def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, repeats: int, steps: int = 200,
+                       seed: int = 2000, position_key: str = "xy_position", **env_kwargs: object) -> dict[str, float]:
+    """Hold each latent from ``repeats`` starts and test whether it decides the direction of travel.
+
+    Rollout ``j * repeats + r`` holds ``latents[j]`` from the reset seeded ``seed + j * repeats + r``
+    (:func:`latent_rollouts`); the final displacements go to :func:`direction_consistency`. Returns
+    its statistics plus ``repeats``.
+    """
+    if repeats < 2:
+        raise ValueError(f"repeats must be at least 2 to compare a latent's rollouts, got {repeats}")
+    paths = latent_rollouts(layer, env_id, np.repeat(latents, repeats, axis=0), steps=steps, seed=seed,
+                            position_key=position_key, **env_kwargs)
+    disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
+    return {"repeats": repeats, **direction_consistency(disp)}

@@ -58,3 +58,24 @@ def test_nothing_moved_gives_nan_and_bad_shapes_are_refused() -> None:
         direction_consistency(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="permutations"):
         direction_consistency(np.ones((4, 3, 2)), permutations=0)
+
+
+def test_latent_consistency_holds_each_latent_from_its_own_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rollout j * repeats + r holds latent j: a fake rollout that goes where the latent points is consistent."""
+    import softskills.hierarchy.probe as probe
+
+    seen = {}
+
+    def fake_rollouts(layer, env_id, latents, steps, seed, position_key, **kw):  # type: ignore[no-untyped-def]
+        seen.update(n=len(latents), seed=seed, steps=steps, kw=kw)
+        rng = np.random.default_rng(seed)
+        return [np.stack([np.zeros(2), 2 * h[:2] / np.linalg.norm(h[:2]) + 0.05 * rng.standard_normal(2)])
+                for h in latents]
+
+    monkeypatch.setattr(probe, "latent_rollouts", fake_rollouts)
+    latents = np.stack([np.cos(np.arange(8) * 0.8), np.sin(np.arange(8) * 0.8)], axis=1)
+    c = probe.latent_consistency(None, "env", latents, repeats=4, steps=7, seed=5, frame_skip=2)  # type: ignore[arg-type]
+    assert seen == {"n": 32, "seed": 5, "steps": 7, "kw": {"frame_skip": 2}}
+    assert c["repeats"] == 4 and c["latents"] == 8 and c["within"] > 0.99 and c["p_value"] < 0.01
+    with pytest.raises(ValueError, match="repeats must be at least 2"):
+        probe.latent_consistency(None, "env", latents, repeats=1)  # type: ignore[arg-type]

@@ -1,0 +1,28 @@
+"""examples/probe_primitive.py --quick probes the shipped primitive and ends with its JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = str(ROOT / "examples" / "probe_primitive.py")
+
+
+def test_probe_primitive_quick(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, SCRIPT, "--quick"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert m["example"] == "probe_primitive" and m["steps"] == 20 and m["primitive"] == "pretrained:ant-velocity"
+    assert m["consistency"]["repeats"] == 2 and m["consistency"]["rollouts"] <= 32
+    assert set(m["consistency"]) >= {"within", "null", "p_value", "pooled", "latents"}
+    assert m["spread"]["mean_distance"] > 0
+
+
+def test_probe_primitive_refuses_a_single_repeat(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, SCRIPT, "--repeats", "1"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 2 and "--repeats must be at least 2" in proc.stderr
