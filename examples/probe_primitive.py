@@ -17,7 +17,8 @@ the latent decides where the ant goes. This probe holds each of 16 fixed latents
   well above ``null`` says the latent decides the direction; ``within`` near ``null`` says the
   direction comes from the start (the reset noise), not from the latent.
 
-The env steps with the ``frame_skip`` the primitive was trained with. Ends with one JSON line.
+The env steps with the ``frame_skip`` the primitive was trained with. ``--png`` plots the repeated
+paths of the first four latents, one panel each (start moved to the origin). Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -26,12 +27,37 @@ import argparse
 import json
 import time
 
+import numpy as np
 import torch
 
 from softskills.hierarchy import load_primitive
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_consistency, latent_rollouts
 
 ENV = "softskills/AntVelocity-v0"
+
+
+def plot(paths: list[np.ndarray], repeats: int, consistency: dict[str, float], out: str, title: str) -> None:
+    """The ``repeats`` paths of each of the first four latents, one panel per latent, coloured by start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), sharex=True, sharey=True)
+    for j, ax in enumerate(axes):
+        for r in range(repeats):
+            q = paths[j * repeats + r]
+            ax.plot(q[:, 0] - q[0, 0], q[:, 1] - q[0, 1], lw=1.1, color=plt.cm.viridis(r / max(repeats - 1, 1)))
+        ax.plot(0, 0, "k*", ms=9)
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+        ax.set_title(f"latent {j}: {repeats} starts", fontsize=9)
+    c = consistency
+    fig.suptitle(f"{title}: direction consistency {c['within']:.2f} within a latent, {c['null']:.2f} shuffled "
+                 f"(p = {c['p_value']:.2f})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -41,6 +67,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=200, help="env steps each latent is held")
     p.add_argument("--repeats", type=int, default=8, help="starts per latent for the consistency (at least 2)")
     p.add_argument("--quick", action="store_true", help="20 steps and 2 repeats, for CI")
+    p.add_argument("--png", default="", help="also plot four latents' repeated paths into this PNG")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     if args.quick:
@@ -54,14 +81,16 @@ def main() -> None:
     layer, trained = load_primitive(args.primitive)
     latents = fixed_latents(layer.latent_dim, 16, seed=0)
     spread = direction_stats(latent_rollouts(layer, ENV, latents, steps=args.steps, seed=1000, **trained))
-    consistency = latent_consistency(layer, ENV, latents, args.repeats, steps=args.steps, seed=2000, **trained)
+    consistency, paths = latent_consistency(layer, ENV, latents, args.repeats, steps=args.steps, seed=2000, **trained)
+    if args.png:
+        plot(paths, args.repeats, consistency, args.png, f"{args.primitive}, {args.steps} steps")
     c = consistency
     print(f"{args.primitive}: {spread['sectors_hit']}/8 sectors, spread {spread['circular_spread']:.2f}, mean distance "
           f"{spread['mean_distance']:.2f} m in {args.steps} steps; direction consistency {c['within']:.3f} against "
           f"{c['null']:.3f} shuffled (p = {c['p_value']:.3f}, {c['rollouts']} rollouts of {16 * args.repeats} moved "
           ">= 0.5 m)")
     print(json.dumps({"example": "probe_primitive", "quick": args.quick, "primitive": args.primitive,
-                      "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency,
+                      "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency, "png": args.png or None,
                       "wall_s": round(time.perf_counter() - t, 1)}))
 
 

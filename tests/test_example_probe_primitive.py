@@ -12,7 +12,7 @@ SCRIPT = str(ROOT / "examples" / "probe_primitive.py")
 
 
 def test_probe_primitive_quick(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, SCRIPT, "--quick"], cwd=tmp_path, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, SCRIPT, "--quick", "--png", "p.png"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -20,6 +20,7 @@ def test_probe_primitive_quick(tmp_path: Path) -> None:
     assert m["consistency"]["repeats"] == 2 and m["consistency"]["rollouts"] <= 32
     assert set(m["consistency"]) >= {"within", "null", "p_value", "pooled", "latents"}
     assert m["spread"]["mean_distance"] > 0
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG" and m["png"] == "p.png"
 
 
 def test_probe_primitive_refuses_a_single_repeat(tmp_path: Path) -> None:

@@ -111,16 +111,19 @@ def direction_consistency(displacements: np.ndarray, min_distance: float = 0.5, 
 
 
 def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, repeats: int, steps: int = 200,
-                       seed: int = 2000, position_key: str = "xy_position", **env_kwargs: object) -> dict[str, float]:
+                       seed: int = 2000, position_key: str = "xy_position",
+                       **env_kwargs: object) -> tuple[dict[str, float], list[np.ndarray]]:
     """Hold each latent from ``repeats`` starts and test whether it decides the direction of travel.
 
     Rollout ``j * repeats + r`` holds ``latents[j]`` from the reset seeded ``seed + j * repeats + r``
-    (:func:`latent_rollouts`); the final displacements go to :func:`direction_consistency`. Returns
-    its statistics plus ``repeats``.
+    (:func:`latent_rollouts`); the final displacements go to :func:`direction_consistency`.
+
+    Returns:
+        Its statistics plus ``repeats``, and the ``len(latents) * repeats`` xy paths in rollout order.
     """
     if repeats < 2:
         raise ValueError(f"repeats must be at least 2 to compare a latent's rollouts, got {repeats}")
     paths = latent_rollouts(layer, env_id, np.repeat(latents, repeats, axis=0), steps=steps, seed=seed,
                             position_key=position_key, **env_kwargs)
     disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
-    return {"repeats": repeats, **direction_consistency(disp)}
+    return {"repeats": repeats, **direction_consistency(disp)}, paths

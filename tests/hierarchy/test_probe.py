@@ -74,7 +74,9 @@ def test_latent_consistency_holds_each_latent_from_its_own_starts(monkeypatch) -
 
     monkeypatch.setattr(probe, "latent_rollouts", fake_rollouts)
     latents = np.stack([np.cos(np.arange(8) * 0.8), np.sin(np.arange(8) * 0.8)], axis=1)
-    c = probe.latent_consistency(None, "env", latents, repeats=4, steps=7, seed=5, frame_skip=2)  # type: ignore[arg-type]
+    c, paths = probe.latent_consistency(None, "env", latents, repeats=4, steps=7, seed=5,  # type: ignore[arg-type]
+                                        frame_skip=2)
+    assert len(paths) == 32 and np.allclose(paths[4][-1], 2 * latents[1] / np.linalg.norm(latents[1]), atol=0.3)
     assert seen == {"n": 32, "seed": 5, "steps": 7, "kw": {"frame_skip": 2}}
     assert c["repeats"] == 4 and c["latents"] == 8 and c["within"] > 0.99 and c["p_value"] < 0.01
     with pytest.raises(ValueError, match="repeats must be at least 2"):
