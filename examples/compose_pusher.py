@@ -408,6 +408,20 @@ def write_table(out: Path) -> Path:
     return path
 
 
+def direct_only(a: argparse.Namespace, b: Budget, variant: str, vdir: Path, sampled: bool, t_start: float) -> None:
+    """Step 4 alone: train (or reuse) the K = 3 direct tasks, evaluate them, write ``direct_results.json``."""
+    direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
+    dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed, sampled)
+    rows = {f"push {name}": summary(dist[k]) for k, (name, _, _) in enumerate(MERGES)}
+    for name, row in rows.items():
+        print(f"[{variant}] {name} (direct): {fmt(row)} over {b.episodes} episodes", flush=True)
+    results = {"example": "compose_pusher", "env": ENV, "variant": variant, "direct_only": True, "quick": a.quick,
+               "seed": a.seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "direct_steps": 2 * b.steps,
+               "eval": "sampled" if sampled else "deterministic", "direct": direct, "rows": rows}
+    (vdir / "direct_results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps({**results, "wall_s": time.perf_counter() - t_start}))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=("sql", "sac"), default="sql", help="SQL (the thesis) or SAC")
@@ -441,6 +455,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--progress", action="store_true", help="show progress bars")
+    p.add_argument("--direct-only", action="store_true",
+                   help="train and evaluate only the three direct tasks (step 4) and stop: run it beside the full "
+                        "command on another core, whose --reuse then takes the finished direct tasks")
     a = p.parse_args()
     if not (np.isfinite(a.reward_scale) and a.reward_scale > 0):
         p.error(f"--reward-scale must be a finite number > 0, got {a.reward_scale}")
@@ -455,6 +472,10 @@ def main() -> None:
     vdir = out / variant
     vdir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+
+    if a.direct_only:
+        direct_only(a, b, variant, vdir, sampled, t_start)
+        return
 
     # 1. the four constituents: K = 4 skills in one batched update, saved with their buffers
     cons = train(train_config(a, b, [g for _, g in CONSTITUENTS], b.steps, vdir / "constituents"), a.reuse)

@@ -332,3 +332,26 @@ def test_bad_merge_weights_are_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--merge-weights", "1", "0", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--merge-weights must be two finite numbers > 0" in proc.stderr
+
+
+def test_direct_only_trains_the_direct_tasks_alone_for_a_later_reuse(tmp_path: Path, one_thread: None) -> None:
+    """``--direct-only`` trains and evaluates the K = 3 direct tasks and nothing else; the full command with
+    ``--reuse`` then takes that run as its step 4 instead of training it again."""
+    out = tmp_path / "cp"
+    out.mkdir()
+    m, log = run_example(out, "--direct-only")
+    assert m["direct_only"] and set(m["rows"]) == {f"push {name}" for name in MERGES}
+    assert not (out / "sql" / "constituents").exists() and not (out / "table.md").exists()
+    _, dcfg, dmeta = load_run(m["direct"]["run_dir"])
+    assert dcfg.skills == 3 and dmeta["step"] == m["direct_steps"] == 600
+    ddist = reevaluate(m["direct"]["run_dir"], m["episodes"], m["eval_seed"], m["eval"] == "sampled")
+    for k, name in enumerate(MERGES):
+        assert_same(m["rows"][f"push {name}"], ddist[k], f"push {name}")
+    assert json.loads((out / "sql" / "direct_results.json").read_text())["rows"] == m["rows"]
+    stamp = sorted((p.name, p.stat().st_mtime_ns) for p in (Path(m["direct"]["run_dir"]) / "checkpoint").iterdir())
+    full, log = run_example(out, "--reuse")
+    assert sum(line.startswith("reusing the finished run") for line in log) == 1  # the direct tasks only
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (Path(m["direct"]["run_dir"]) / "checkpoint").iterdir()) \
+        == stamp
+    for name in MERGES:
+        assert full["rows"][f"push {name}"] == m["rows"][f"push {name}"]
