@@ -3,6 +3,8 @@
     python examples/compose_pusher.py                                  # full mode, SQL (originals.md §2.4-2.5)
     python examples/compose_pusher.py --algo sac --policy realnvp      # the same with SAC (fills its column)
     python examples/compose_pusher.py --quick                          # smoke run of every stage (~2 min)
+    python examples/compose_pusher.py --direct-only                    # stage 4 alone, beside the full command
+                                                                       # on a second core; its --reuse takes it
 
 Stages, all on ``softskills/Pusher-v0`` (puck-goal distance on the state before the last action,
 the original's ``FinalGoalDistance``):
