@@ -250,7 +250,7 @@ class AntVelocityEnv(AntCore):
         contact_cost_weight: weight of the clipped contact forces' squared norm.
         airborne_cost: a cost per step in which no part of the ant touches the floor (default 0, as
             the original). Not the thesis' reward: it discourages the hopping gait that the
-            original reward allows (README, "Ant cross maze"), and is recorded in a run's env kwargs.
+            original reward allows (docs/ant.md, "Ant cross maze"), and is recorded in a run's env kwargs.
         healthy_z_range: healthy torso height range.
         terminate_when_unhealthy: end the episode when unhealthy.
         reset_noise_scale: v5's reset noise scale.

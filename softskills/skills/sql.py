@@ -21,7 +21,7 @@ energy-based policy ``pi(a|s) ∝ exp(Q(s, a)/alpha)`` on the box ``[-1, 1]^|A|`
   ill-posed: nothing pulls a particle back from the boundary, the kernel's repulsion pushes the
   outer ones out, and once ``tanh`` saturates the gradient through it vanishes. On the pusher
   at alpha = 1 a quarter of the action components ended beyond 0.99 and training barely
-  progressed in 100k steps (README, "Pusher, SQL at 20% of the budget").
+  progressed in 100k steps (docs/pusher.md, "Pusher, SQL at 20% of the budget").
 """
 
 from __future__ import annotations
