@@ -1,0 +1,32 @@
+"""Every local link and figure in the README and docs/ points at a committed file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _local_targets(page: Path) -> list[str]:
+    targets = re.findall(r"\]\(([^)\s#]+)", page.read_text())
+    return [t for t in targets if not t.startswith(("http://", "https://", "mailto:"))]
+
+
+def test_every_local_link_resolves_to_a_tracked_file() -> None:
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split())
+    missing = []
+    for page in PAGES:
+        for target in _local_targets(page):
+            path = (page.parent / target).resolve()
+            rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+            if not path.exists() or (tracked and path.is_file() and rel not in tracked):
+                missing.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not missing, "links to files that are missing or not committed:\n" + "\n".join(missing)
+
+
+def test_the_pages_link_their_figures() -> None:
+    figures = [t for page in PAGES for t in _local_targets(page) if t.endswith(".png")]
+    assert len(figures) >= 20  # the README's and the records' figures are all checked above
