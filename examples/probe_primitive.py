@@ -90,7 +90,8 @@ def main() -> None:
           f"{c['null']:.3f} shuffled (p = {c['p_value']:.3f}, {c['rollouts']} rollouts of {16 * args.repeats} moved "
           ">= 0.5 m)")
     print(json.dumps({"example": "probe_primitive", "quick": args.quick, "primitive": args.primitive,
-                      "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency, "png": args.png or None,
+                      "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency,
+                      "png": args.png or None,
                       "wall_s": round(time.perf_counter() - t, 1)}))
 
 

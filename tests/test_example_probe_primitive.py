@@ -12,8 +12,8 @@ SCRIPT = str(ROOT / "examples" / "probe_primitive.py")
 
 
 def test_probe_primitive_quick(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, SCRIPT, "--quick", "--png", "p.png"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, SCRIPT, "--quick", "--png", "p.png"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     assert m["example"] == "probe_primitive" and m["steps"] == 20 and m["primitive"] == "pretrained:ant-velocity"
