@@ -254,8 +254,9 @@ def test_never_terminates_even_at_the_goal() -> None:
 
 
 def test_reach_is_shorter_towards_bottom_left() -> None:
-    """The README's floor for merge bottom-left: within the joint ranges the fork's centre of mass comes
-    no closer than 0.26 m to (-1, -1), yet within 0.2 m of (1, -1) and onto (0, -1)."""
+    """The arm's reach is lopsided: within the joint ranges the fork's centre of mass comes no closer than
+    0.26 m to (-1, -1), yet within 0.2 m of (1, -1) and onto (0, -1). (The puck, pushed ahead of the fork,
+    still reaches (-1, -1): see docs/pusher.md.)"""
     env = PusherEnv()
     env.reset(seed=0)
     m, d = env.model, env.data
