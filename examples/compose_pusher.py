@@ -50,10 +50,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import fcntl
 import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -410,10 +412,40 @@ def write_table(out: Path) -> Path:
     return path
 
 
-def direct_only(a: argparse.Namespace, b: Budget, variant: str, vdir: Path, sampled: bool, t_start: float) -> None:
-    """Step 4 alone: train (or reuse) the K = 3 direct tasks, evaluate them, write ``direct_results.json``."""
-    direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
+@contextlib.contextmanager
+def stage_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` while the direct tasks train, so that a ``--direct-only``
+    process and the full command never train the same run at once (the second one waits, then reuses the
+    finished run). The kernel drops the lock when its holder exits or dies, so none is ever left stale."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for the process that holds {path} (another run training the same direct tasks, "
+                  "e.g. --direct-only) to finish", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def train_direct(a: argparse.Namespace, b: Budget, vdir: Path, sampled: bool) -> tuple[dict[str, Any], np.ndarray]:
+    """Step 4: train (or, with ``--reuse``, take) the K = 3 direct tasks under :func:`stage_lock`.
+
+    Returns:
+        The training summary of :func:`train` and the final distances ``(3, episodes)``.
+    """
+    with stage_lock(vdir / "direct.lock"):
+        direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
     dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed, sampled)
+    return direct, dist
+
+
+def direct_only(a: argparse.Namespace, b: Budget, variant: str, vdir: Path, sampled: bool, t_start: float) -> None:
+    """Step 4 alone (``--direct-only``): the direct tasks, evaluated, into ``direct_results.json`` and a JSON line."""
+    direct, dist = train_direct(a, b, vdir, sampled)
     rows = {f"push {name}": summary(dist[k]) for k, (name, _, _) in enumerate(MERGES)}
     for name, row in rows.items():
         print(f"[{variant}] {name} (direct): {fmt(row)} over {b.episodes} episodes", flush=True)
@@ -504,8 +536,7 @@ def main() -> None:
               flush=True)
 
     # 4. the direct tasks: K = 3, with the env steps of their two constituents together
-    direct = train(train_config(a, b, [g for _, _, g in MERGES], 2 * b.steps, vdir / "direct"), a.reuse)
-    direct_dist, _, _ = final_distances(direct["run_dir"], b.episodes, a.eval_seed, sampled)
+    direct, direct_dist = train_direct(a, b, vdir, sampled)
     print(f"[{variant}] direct tasks: K = 3, {direct['env_steps_per_skill']:,} env steps and "
           f"{direct['updates_per_skill']:,} updates per skill, {direct['wall_s']:.0f} s", flush=True)
 

@@ -355,3 +355,33 @@ def test_direct_only_trains_the_direct_tasks_alone_for_a_later_reuse(tmp_path: P
         == stamp
     for name in MERGES:
         assert full["rows"][f"push {name}"] == m["rows"][f"push {name}"]
+
+
+def test_a_second_process_waits_for_the_direct_tasks_lock(tmp_path: Path) -> None:
+    """While another process holds ``direct.lock`` (a ``--direct-only`` run still training), the command waits
+    instead of training the same run beside it, and goes on once the lock is released."""
+    import fcntl
+    import os
+
+    out = tmp_path / "cp"
+    (out / "sql").mkdir(parents=True)
+    fd = os.open(out / "sql" / "direct.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    log = tmp_path / "log.txt"
+    with open(log, "w") as f:
+        proc = subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--direct-only", "--out", str(out)],
+                                cwd=tmp_path, stdout=f, stderr=subprocess.STDOUT, env={**os.environ,
+                                                                                       "OMP_NUM_THREADS": "1"})
+        try:
+            deadline = time.monotonic() + 120
+            while "waiting for the process that holds" not in log.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.5)
+            assert "waiting for the process that holds" in log.read_text()
+            time.sleep(2)
+            assert proc.poll() is None and not (out / "sql" / "direct" / "checkpoint").exists()  # nothing trained
+        finally:
+            os.close(fd)  # release: the waiting process goes on
+        assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    m = json.loads(log.read_text().strip().splitlines()[-1])
+    assert m["direct_only"] and (out / "sql" / "direct" / "checkpoint").exists()
