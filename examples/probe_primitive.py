@@ -10,12 +10,12 @@ the latent decides where the ant goes. This probe holds each of 16 fixed latents
 
 - once each, from the resets seeded 1000 + i, for the spread of directions (``direction_stats``:
   compass sectors hit, circular spread, mean distance), the numbers of the model card;
-- ``--repeats`` more times each, from the resets seeded 2000 + j * repeats + r, for the
-  **direction consistency** (``latent_consistency``): the mean resultant length of each latent's
-  own directions (``within``; 1 means every start went the same way) against the same statistic
-  with the directions shuffled across latents (``null``), and a permutation p-value. ``within``
-  well above ``null`` says the latent decides the direction; ``within`` near ``null`` says the
-  direction comes from the start (the reset noise), not from the latent.
+- ``--repeats`` more times each, from the same starts for every latent (resets seeded 2000 + r), for
+  the **direction consistency** (``latent_consistency``): grouped by latent, the mean resultant length
+  of each latent's own directions (``within``; 1 means every start went the same way) against the same
+  statistic with the directions shuffled (``null``), and a permutation p-value; then the same grouped by
+  start (``by_start``: do all latents head the same way from one start?). ``within`` well above
+  ``null`` says that the latent (or the start) decides the direction; near ``null``, that it does not.
 
 The env steps with the ``frame_skip`` the primitive was trained with. ``--png`` plots the repeated
 paths of the first four latents, one panel each (start moved to the origin). Ends with one JSON line.
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,6 +62,12 @@ def plot(paths: list[np.ndarray], repeats: int, consistency: dict[str, float], o
     plt.close(fig)
 
 
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with NaN (no latent moved far enough) as ``None``, so that the JSON line is strict JSON."""
+    return {k: _finite(v) if isinstance(v, dict) else (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in d.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--primitive", default="pretrained:ant-velocity",
@@ -84,11 +92,12 @@ def main() -> None:
     consistency, paths = latent_consistency(layer, ENV, latents, args.repeats, steps=args.steps, seed=2000, **trained)
     if args.png:
         plot(paths, args.repeats, consistency, args.png, f"{args.primitive}, {args.steps} steps")
-    c = consistency
+    c, st = consistency, consistency["by_start"]
     print(f"{args.primitive}: {spread['sectors_hit']}/8 sectors, spread {spread['circular_spread']:.2f}, mean distance "
-          f"{spread['mean_distance']:.2f} m in {args.steps} steps; direction consistency {c['within']:.3f} against "
-          f"{c['null']:.3f} shuffled (p = {c['p_value']:.3f}, {c['rollouts']} rollouts of {16 * args.repeats} moved "
-          ">= 0.5 m)")
+          f"{spread['mean_distance']:.2f} m in {args.steps} steps; direction consistency by latent {c['within']:.3f} "
+          f"against {c['null']:.3f} shuffled (p = {c['p_value']:.3f}), by start {st['within']:.3f} against "
+          f"{st['null']:.3f} (p = {st['p_value']:.3f}); {c['rollouts']} rollouts of {16 * args.repeats} moved >= 0.5 m")
+    consistency = _finite(consistency)
     print(json.dumps({"example": "probe_primitive", "quick": args.quick, "primitive": args.primitive,
                       "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency,
                       "png": args.png or None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,10 @@ def direction_consistency(displacements: np.ndarray, min_distance: float = 0.5, 
         min_distance: a rollout that moved less has no direction to speak of.
         permutations: shuffles for ``null`` and ``p_value``.
         seed: the shuffles' random seed.
+
+    Returns:
+        ``latents`` and ``rollouts`` (how many counted), ``within``, ``null``, ``p_value`` and ``pooled``;
+        the four statistics are NaN when no latent has two rollouts that moved.
     """
     d = np.asarray(displacements, dtype=float)
     if d.ndim != 3 or d.shape[2] != 2 or d.shape[1] < 2:
@@ -112,18 +117,33 @@ def direction_consistency(displacements: np.ndarray, min_distance: float = 0.5, 
 
 def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, repeats: int, steps: int = 200,
                        seed: int = 2000, position_key: str = "xy_position",
-                       **env_kwargs: object) -> tuple[dict[str, float], list[np.ndarray]]:
-    """Hold each latent from ``repeats`` starts and test whether it decides the direction of travel.
+                       **env_kwargs: object) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Hold each latent from the same ``repeats`` starts: does the latent, or the start, decide the heading?
 
-    Rollout ``j * repeats + r`` holds ``latents[j]`` from the reset seeded ``seed + j * repeats + r``
-    (:func:`latent_rollouts`); the final displacements go to :func:`direction_consistency`.
+    Rollout ``j * repeats + r`` holds ``latents[j]`` from the reset seeded ``seed + r``, so every latent
+    sees the same starts. The final displacements, shape ``(L, repeats, 2)``, go to
+    :func:`direction_consistency` twice: grouped by latent (does a latent head the same way from every
+    start?) and grouped by start (do all latents head the same way from one start?).
+
+    Args:
+        layer: the frozen primitive.
+        env_id: the environment (its ``info[position_key]`` is the xy position).
+        latents: ``(L, latent_dim)`` latents to hold.
+        repeats: starts per latent, at least 2.
+        steps: env steps each latent is held.
+        seed: the first start's reset seed.
+        position_key: the ``info`` key of the xy position.
+        **env_kwargs: passed to the environment (e.g. its ``frame_skip``).
 
     Returns:
-        Its statistics plus ``repeats``, and the ``len(latents) * repeats`` xy paths in rollout order.
+        The by-latent statistics plus ``repeats`` and ``by_start`` (the by-start statistics), and the
+        ``L * repeats`` xy paths in rollout order.
     """
     if repeats < 2:
         raise ValueError(f"repeats must be at least 2 to compare a latent's rollouts, got {repeats}")
-    paths = latent_rollouts(layer, env_id, np.repeat(latents, repeats, axis=0), steps=steps, seed=seed,
-                            position_key=position_key, **env_kwargs)
+    paths = [latent_rollouts(layer, env_id, latents[j:j + 1], steps=steps, seed=seed + r, position_key=position_key,
+                             **env_kwargs)[0]
+             for j in range(len(latents)) for r in range(repeats)]
     disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
-    return {"repeats": repeats, **direction_consistency(disp)}, paths
+    by_start = direction_consistency(disp.transpose(1, 0, 2)) if len(latents) >= 2 else {}
+    return {"repeats": repeats, **direction_consistency(disp), "by_start": by_start}, paths

@@ -60,15 +60,16 @@ def test_nothing_moved_gives_nan_and_bad_shapes_are_refused() -> None:
         direction_consistency(np.ones((4, 3, 2)), permutations=0)
 
 
-def test_latent_consistency_holds_each_latent_from_its_own_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Rollout j * repeats + r holds latent j: a fake rollout that goes where the latent points is consistent."""
+def test_latent_consistency_holds_every_latent_from_the_same_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rollout j * repeats + r holds latent j from start r (reset seed ``seed + r``); a fake rollout that goes
+    where the latent points is consistent by latent and not by start."""
     import softskills.hierarchy.probe as probe
 
-    seen = {}
+    calls = []
 
     def fake_rollouts(layer, env_id, latents, steps, seed, position_key, **kw):  # type: ignore[no-untyped-def]
-        seen.update(n=len(latents), seed=seed, steps=steps, kw=kw)
-        rng = np.random.default_rng(seed)
+        calls.append((len(latents), seed, steps, kw))
+        rng = np.random.default_rng(seed * 100 + len(calls))
         return [np.stack([np.zeros(2), 2 * h[:2] / np.linalg.norm(h[:2]) + 0.05 * rng.standard_normal(2)])
                 for h in latents]
 
@@ -76,8 +77,25 @@ def test_latent_consistency_holds_each_latent_from_its_own_starts(monkeypatch) -
     latents = np.stack([np.cos(np.arange(8) * 0.8), np.sin(np.arange(8) * 0.8)], axis=1)
     c, paths = probe.latent_consistency(None, "env", latents, repeats=4, steps=7, seed=5,  # type: ignore[arg-type]
                                         frame_skip=2)
+    assert calls == [(1, 5 + r, 7, {"frame_skip": 2}) for _ in range(8) for r in range(4)]
     assert len(paths) == 32 and np.allclose(paths[4][-1], 2 * latents[1] / np.linalg.norm(latents[1]), atol=0.3)
-    assert seen == {"n": 32, "seed": 5, "steps": 7, "kw": {"frame_skip": 2}}
     assert c["repeats"] == 4 and c["latents"] == 8 and c["within"] > 0.99 and c["p_value"] < 0.01
+    s = c["by_start"]
+    assert s["latents"] == 4 and s["within"] < 0.3 and s["p_value"] > 0.05  # a start does not set the heading
     with pytest.raises(ValueError, match="repeats must be at least 2"):
         probe.latent_consistency(None, "env", latents, repeats=1)  # type: ignore[arg-type]
+
+
+def test_by_start_sees_a_start_that_sets_the_heading(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """If the start alone decides the heading, the by-start statistic says so and the by-latent one does not."""
+    import softskills.hierarchy.probe as probe
+
+    def fake_rollouts(layer, env_id, latents, steps, seed, position_key, **kw):  # type: ignore[no-untyped-def]
+        ang = seed * 0.8 + 0.05 * np.random.default_rng(int(1000 * latents[0, 0]) % 997).standard_normal()
+        return [np.stack([np.zeros(2), 2 * np.array([np.cos(ang), np.sin(ang)])])]
+
+    monkeypatch.setattr(probe, "latent_rollouts", fake_rollouts)
+    latents = np.random.default_rng(0).standard_normal((8, 8))
+    c, _ = probe.latent_consistency(None, "env", latents, repeats=8, steps=7, seed=0)  # type: ignore[arg-type]
+    assert c["by_start"]["within"] > 0.95 and c["by_start"]["p_value"] < 0.01
+    assert c["within"] < 0.3 and c["p_value"] > 0.05
