@@ -30,3 +30,14 @@ def test_probe_primitive_refuses_a_single_repeat(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, SCRIPT, "--repeats", "1"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 2 and "--repeats must be at least 2" in proc.stderr
+
+
+def test_nan_statistics_become_null_in_the_json_line() -> None:
+    """With no latent that moved far enough the statistics are NaN; the JSON line carries them as null."""
+    from tests.example_module import load_example
+
+    ex = load_example("probe_primitive")
+    nan = float("nan")
+    out = ex._finite({"within": nan, "repeats": 2, "by_start": {"null": nan, "latents": 0}})
+    assert out == {"within": None, "repeats": 2, "by_start": {"null": None, "latents": 0}}
+    json.dumps(out, allow_nan=False)
