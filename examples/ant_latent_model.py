@@ -16,7 +16,8 @@ latents ``h ~ N(0, I)`` are each held for ``--interval`` env steps from it (the 
 exactly each time); each gives the displacement ``Δxy``. Model: a (``--width``, ``--width``) ReLU
 MLP of (standardised observation, ``h``) trained with Adam on the **latent part** of the
 displacement, ``Δxy(s, h) − mean_j Δxy(s, h_j)`` (the motion the ant makes whatever the latent is
-removed, so only what ``h`` changes is left), on 80% of the states; the other 20% are held out.
+removed, so only what ``h`` changes is left), on the states of 80% of the episodes; the other
+episodes are held out.
 
 Reported after every 10 epochs, on the held-out states: the R² of the latent part (0: no better than
 predicting no effect), the same on the training states, and the **greedy share**: the eastward
@@ -36,14 +37,21 @@ from torch import nn
 
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
 
+from softskills.hierarchy import LatentActionWrapper
+
 from ant_maze_sensitivity import closed_loop, maze  # noqa: E402  (examples/ is the script's directory)
 
 
-def collect(env, episodes: int, every: int, latents: int, interval: int, steps: int,
-            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Observations ``(S, obs)``, latents ``(S, J, dim)`` and displacements ``(S, J, 2)`` from the maze."""
+def collect(env: LatentActionWrapper, episodes: int, every: int, latents: int, interval: int, steps: int,
+            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """States of ``episodes`` maze episodes and what ``latents`` latents do from each.
+
+    Returns:
+        Observations ``(S, obs)``, latents ``(S, J, dim)``, displacements ``(S, J, 2)`` after
+        ``interval`` env steps, and each state's episode ``(S,)``.
+    """
     dim = env.action_space.shape[0]
-    obs_l, h_l, d_l = [], [], []
+    obs_l, h_l, d_l, ep_l = [], [], [], []
     for e in range(episodes):
         rng = np.random.default_rng([seed, e])
         env.reset(seed=100 + e)
@@ -58,19 +66,36 @@ def collect(env, episodes: int, every: int, latents: int, interval: int, steps: 
                 obs_l.append(np.asarray(restore_sim_state(env, state), dtype=np.float32))
                 h_l.append(hs.astype(np.float32))
                 d_l.append(np.stack(ds).astype(np.float32))
+                ep_l.append(e)
             _, _, term, trunc, _ = env.step(walk)
             if term or trunc:
                 break
-    return np.stack(obs_l), np.stack(h_l), np.stack(d_l)
+    return np.stack(obs_l), np.stack(h_l), np.stack(d_l), np.asarray(ep_l)
 
 
-def fit(obs: np.ndarray, lat: np.ndarray, disp: np.ndarray, epochs: int, width: int,
+def fit(obs: np.ndarray, lat: np.ndarray, disp: np.ndarray, episode: np.ndarray, epochs: int, width: int,
         seed: int) -> list[dict[str, float]]:
-    """Train on the latent part of the displacement; held-out scores every 10 epochs (and at the end)."""
+    """Train an MLP on the latent part of the displacement and score it on held-out episodes.
+
+    The split is by episode (80% of the episodes train, the rest are held out), so that no held-out
+    state is a few env steps from a training state.
+
+    Args:
+        obs: ``(S, obs)`` observations. lat: ``(S, J, dim)`` latents. disp: ``(S, J, 2)`` displacements.
+        episode: ``(S,)`` each state's episode.
+        epochs: passes over the training states. width: hidden width. seed: split, init and batches.
+
+    Returns:
+        After every 10 epochs (and the last): the held-out and training R² of the latent part and the
+        greedy share.
+    """
     s, j, dim = lat.shape
-    perm = np.random.default_rng(seed).permutation(s)
-    n_train = int(0.8 * s)
-    tr, te = perm[:n_train], perm[n_train:]
+    eps = np.random.default_rng(seed).permutation(np.unique(episode))
+    n_train = max(1, min(len(eps) - 1, round(0.8 * len(eps))))
+    train_eps = np.isin(episode, eps[:n_train])
+    tr, te = np.flatnonzero(train_eps), np.flatnonzero(~train_eps)
+    if len(tr) == 0 or len(te) == 0:
+        raise ValueError(f"need states from at least 2 episodes to hold some out; got episodes {np.unique(episode)}")
     mu, sd = obs[tr].mean(0), obs[tr].std(0) + 1e-6
     obs_n = ((obs - mu) / sd).astype(np.float32)
     part = disp - disp.mean(1, keepdims=True)  # what the latent changes
@@ -138,11 +163,11 @@ def main() -> None:
     t = time.perf_counter()
     env = maze(2, a.primitive)
     try:
-        obs, lat, disp = collect(env, a.episodes, a.every, a.latents, a.interval, steps, a.seed)
+        obs, lat, disp, episode = collect(env, a.episodes, a.every, a.latents, a.interval, steps, a.seed)
     finally:
         env.close()
     collect_s = time.perf_counter() - t
-    scores = fit(obs, lat, disp, a.epochs, a.width, a.seed)
+    scores = fit(obs, lat, disp, episode, a.epochs, a.width, a.seed)
     part = disp - disp.mean(1, keepdims=True)
     for s in scores:
         print(f"epoch {s['epoch']}: R² of the latent part {s['r2_latent_part_test']:.3f} held out, "
