@@ -60,7 +60,9 @@ def test_nothing_moved_gives_nan_and_bad_shapes_are_refused() -> None:
         direction_consistency(np.ones((4, 3, 2)), permutations=0)
 
 
-def test_latent_consistency_holds_every_latent_from_the_same_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_latent_consistency_holds_every_latent_from_the_same_starts(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
     """Rollout j * repeats + r holds latent j from start r (reset seed ``seed + r``); a fake rollout that goes
     where the latent points is consistent by latent and not by start."""
     import softskills.hierarchy.probe as probe
