@@ -30,3 +30,22 @@ def test_every_local_link_resolves_to_a_tracked_file() -> None:
 def test_the_pages_link_their_figures() -> None:
     figures = [t for page in PAGES for t in _local_targets(page) if t.endswith(".png")]
     assert len(figures) >= 20  # the README's and the records' figures are all checked above
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_anchor_names_a_heading() -> None:
+    broken = []
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([^)\s#]*)#([^)\s]+)\)", page.read_text()):
+            if target.startswith(("http://", "https://")):
+                continue
+            dest = (page.parent / target).resolve() if target else page
+            headings = re.findall(r"^#+ (.+)$", dest.read_text(), flags=re.MULTILINE)
+            if anchor not in {_slug(h) for h in headings}:
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, "anchors that name no heading:\n" + "\n".join(broken)
