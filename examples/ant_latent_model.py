@@ -36,7 +36,6 @@ import torch
 from torch import nn
 
 from softskills.envs.sim_state import restore_sim_state, save_sim_state
-
 from softskills.hierarchy import LatentActionWrapper
 
 from ant_maze_sensitivity import closed_loop, maze  # noqa: E402  (examples/ is the script's directory)

@@ -128,7 +128,7 @@ def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, rep
     Args:
         layer: the frozen primitive.
         env_id: the environment (its ``info[position_key]`` is the xy position).
-        latents: ``(L, latent_dim)`` latents to hold.
+        latents: ``(L, latent_dim)`` latents to hold, at least 2.
         repeats: starts per latent, at least 2.
         steps: env steps each latent is held.
         seed: the first start's reset seed.
@@ -141,9 +141,11 @@ def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, rep
     """
     if repeats < 2:
         raise ValueError(f"repeats must be at least 2 to compare a latent's rollouts, got {repeats}")
+    if len(latents) < 2:
+        raise ValueError(f"need at least 2 latents to compare them from one start, got {len(latents)}")
     paths = [latent_rollouts(layer, env_id, latents[j:j + 1], steps=steps, seed=seed + r, position_key=position_key,
                              **env_kwargs)[0]
              for j in range(len(latents)) for r in range(repeats)]
     disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
-    by_start = direction_consistency(disp.transpose(1, 0, 2)) if len(latents) >= 2 else {}
+    by_start = direction_consistency(disp.transpose(1, 0, 2))
     return {"repeats": repeats, **direction_consistency(disp), "by_start": by_start}, paths

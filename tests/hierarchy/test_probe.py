@@ -86,6 +86,8 @@ def test_latent_consistency_holds_every_latent_from_the_same_starts(
     assert s["latents"] == 4 and s["within"] < 0.3 and s["p_value"] > 0.05  # a start does not set the heading
     with pytest.raises(ValueError, match="repeats must be at least 2"):
         probe.latent_consistency(None, "env", latents, repeats=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 2 latents"):
+        probe.latent_consistency(None, "env", latents[:1], repeats=4)  # type: ignore[arg-type]
 
 
 def test_by_start_sees_a_start_that_sets_the_heading(monkeypatch) -> None:  # type: ignore[no-untyped-def]
