@@ -13,6 +13,7 @@ from softskills.skills.agent_common import (
     FusedAdamStep,
     autocast,
     check_precision,
+    critic_params_for_losses,
     make_adam,
     optimize,
     rebuild_adam,
@@ -137,9 +138,10 @@ class SACAgent(nn.Module):
                     batch.rew, batch.terminated, next_q.float(), next_log_pi.float(),
                     log_prior(next_act), alpha, cfg.gamma, cfg.reward_scale,
                 )
-            q = self.critic(batch.obs, batch.act).float()
+            online, detached = critic_params_for_losses(self._critic_params, self.precision)
+            q = self.critic(batch.obs, batch.act, online).float()
             act, log_pi = self.policy.sample(batch.obs, noise)
-            q_pi = self.critic(batch.obs, act, [p.detach() for p in self._critic_params]).float()
+            q_pi = self.critic(batch.obs, act, detached).float()
             log_pi = log_pi.float()
             losses = {
                 "qf_loss": critic_loss(q, y),

@@ -18,6 +18,7 @@ __all__ = [
     "FusedAdamStep",
     "autocast",
     "check_precision",
+    "critic_params_for_losses",
     "make_adam",
     "optimize",
     "rebuild_adam",
@@ -74,6 +75,20 @@ def autocast(precision: str, device_type: str) -> AbstractContextManager[Any]:
     if precision == "bf16":
         return torch.autocast(device_type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+def critic_params_for_losses(params: Sequence[Tensor], precision: str) -> tuple[list[Tensor], list[Tensor]]:
+    """The online critic's parameters for the critic loss, and the detached ones for the policy's loss.
+
+    With ``"bf16"`` both lists hold the **one** bf16 cast of each parameter that autocast would
+    otherwise make twice (it caches the cast of a leaf that requires grad, but not of its
+    detached copy). The values are the same casts, and the critic loss' gradient flows back
+    through them to the fp32 parameters as through autocast's, so no bit of the update changes;
+    what goes is one cast of every critic weight per update, a pass over memory that costs
+    what a matmul does at K = 16 on a CPU with bf16 matmuls in hardware (``docs/benchmarks.md``).
+    """
+    online = [p.to(torch.bfloat16) for p in params] if precision == "bf16" else list(params)
+    return online, [p.detach() for p in online]
 
 
 _SHARED = ("lr", "betas", "eps", "weight_decay", "maximize")

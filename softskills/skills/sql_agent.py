@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from softskills.skills.agent_common import (
     autocast,
     check_precision,
+    critic_params_for_losses,
     make_adam,
     optimize,
     rebuild_adam,
@@ -153,12 +154,12 @@ class SQLAgent(nn.Module):
                 next_q = self._q_min(batch.next_obs, next_noise, self.target_params).float()
                 next_v = soft_value_uniform_is(next_q, alpha, self.act_dim)
                 y = soft_td_target(batch.rew, batch.terminated, next_v, cfg.gamma, cfg.reward_scale)
-            q = self.critic(obs, batch.act).float()
+            online, detached = critic_params_for_losses(self._critic_params, self.precision)
+            q = self.critic(obs, batch.act, online).float()
 
             # SVGD towards exp(Q/alpha) in cfg.svgd_space (sql.py's module docstring); the
             # critic is detached there: only the sampler learns from this loss.
             pre = self.policy.sample_pre_tanh(obs, cfg.kernel_particles, noise)
-            detached = [p.detach() for p in self._critic_params]
             actor_loss = svgd_loss(pre, lambda a: self._q_min(obs, a, detached), alpha.unsqueeze(-1).unsqueeze(-1),
                                    cfg.n_fixed, cfg.svgd_space)
             losses = {

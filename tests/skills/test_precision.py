@@ -71,3 +71,38 @@ def test_sql_agent_honours_bf16() -> None:
     in ``_train``)."""
     agent = build_agent(TrainConfig(algo="sql", precision="bf16"), OBS, ACT)
     assert agent.precision == "bf16"
+
+
+def _bf16_state_after_updates(algo: str, policy: str) -> list[torch.Tensor]:
+    from softskills.skills.buffer import ReplayBuffer
+
+    torch.manual_seed(0)
+    agent = build_agent(TrainConfig(algo=algo, policy=policy, skills=2, precision="bf16",
+                                    flow_embed_hidden=(16, 16)), OBS, ACT)
+    buf = ReplayBuffer(2, 300, OBS, ACT)
+    g = torch.Generator().manual_seed(1)
+    buf.add(torch.randn(2, 300, OBS, generator=g), torch.rand(2, 300, ACT, generator=g) * 2 - 1,
+            torch.randn(2, 300, generator=g), torch.randn(2, 300, OBS, generator=g), torch.zeros(2, 300))
+    for _ in range(8):
+        agent.update(buf.sample(32))
+    return [t.detach().clone() for t in agent.state_dict().values()]
+
+
+@pytest.mark.parametrize("algo, policy", [("sac", "gaussian"), ("sac", "realnvp"), ("sql", "gaussian")])
+def test_bf16_critic_cast_once_is_bitwise_autocast(monkeypatch: pytest.MonkeyPatch, algo: str, policy: str) -> None:
+    """Casting the online critic once for both losses changes no bit against letting autocast cast
+    the detached copy a second time (``critic_params_for_losses``)."""
+    import softskills.skills.agent as sac_agent
+    import softskills.skills.sql_agent as sql_agent
+
+    once = _bf16_state_after_updates(algo, policy)
+
+    def autocast_casts(params, precision):  # type: ignore[no-untyped-def]
+        return list(params), [p.detach() for p in params]
+
+    monkeypatch.setattr(sac_agent, "critic_params_for_losses", autocast_casts)
+    monkeypatch.setattr(sql_agent, "critic_params_for_losses", autocast_casts)
+    twice = _bf16_state_after_updates(algo, policy)
+    assert len(once) == len(twice) > 0
+    for a, b in zip(once, twice):
+        assert torch.equal(a, b)
