@@ -25,6 +25,7 @@ import torch
 
 from softskills.skills.buffer import ReplayBuffer
 from softskills.skills.config import TrainConfig
+from softskills.skills.memory import retain_freed_memory
 from softskills.skills.factory import build_agent
 
 OBS, ACT, BATCH = 17, 6, 256
@@ -127,11 +128,15 @@ def main() -> None:
                    help="torch.compile mode with --compile (e.g. max-autotune-no-cudagraphs; default: inductor's)")
     p.add_argument("--compare-plain", action="store_true",
                    help="also time the plain route (fast_path=False, not compiled) and report the ratio")
+    p.add_argument("--no-retain-freed-memory", action="store_true",
+                   help="leave glibc's malloc settings alone (default: softskills.skills.memory.retain_freed_memory, "
+                        "the trainer's default, set once for the whole process and so for both libraries)")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
     if a.compile_mode and not a.compile:
         p.error("--compile-mode needs --compile")
     torch.set_num_threads(a.threads)
+    retained = False if a.no_retain_freed_memory else retain_freed_memory()
     n = a.updates or max(10, 200 // a.skills) if a.device == "cpu" else (a.updates or 500)
     sb3 = None
     if not a.no_sb3:
@@ -163,7 +168,7 @@ def main() -> None:
         "policy": a.policy,
         "device": a.device,
         "precision": a.precision,
-        "threads": a.threads,
+        "threads": a.threads, "retain_freed_memory": retained,
         "updates_per_s": 1.0 / t,
         "per_skill_updates_per_s": a.skills / t,
         "rounds": a.rounds,

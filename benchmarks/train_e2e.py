@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from softskills.skills.config import TrainConfig
+from softskills.skills.memory import retain_freed_memory
 from softskills.skills.trainer import Trainer
 
 BATCH = 256
@@ -65,6 +66,7 @@ def run_softskills(a: argparse.Namespace, steps: int, out: Path, fast_path: bool
         num_envs=1, warmup_steps=a.warmup, updates_per_step=1.0, batch_size=BATCH, buffer_size=steps,
         eval_every=0, eval_episodes=1, checkpoint_every=steps, save_buffer=False, tensorboard=False,
         progress=False, threads=a.threads, out=str(out), overwrite=True, fast_path=fast_path, compile=a.compile,
+        retain_freed_memory=not a.no_retain_freed_memory,
     )
     assert cfg.sac.hidden == HIDDEN and cfg.sac.auto_alpha
     t = time.perf_counter()
@@ -123,6 +125,9 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="softskills with the torch.compile'd update")
     p.add_argument("--compare-plain", action="store_true",
                    help="also run softskills with fast_path=False every round and report the speed-up")
+    p.add_argument("--no-retain-freed-memory", action="store_true",
+                   help="leave glibc's malloc settings alone (default: softskills.skills.memory.retain_freed_memory, "
+                        "the trainer's default, set once for the whole process and so for both libraries)")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
     short, long = a.steps
@@ -131,6 +136,7 @@ def main() -> None:
     if a.rounds < 1:
         p.error("--rounds must be positive")
     torch.set_num_threads(a.threads)
+    retained = False if a.no_retain_freed_memory else retain_freed_memory()
     machine = machine_info()
     say = (lambda *x: None) if a.json else print  # noqa: E731
     sb3 = not a.no_sb3
@@ -179,6 +185,7 @@ def main() -> None:
     k = a.skills
     result: dict[str, Any] = {
         "env": a.env, "skills": k, "policy": a.policy, "precision": a.precision, "threads": a.threads,
+        "retain_freed_memory": retained,
         "steps": [short, long], "rounds": a.rounds, "warmup_steps": a.warmup, "batch_size": BATCH,
         "softskills_sps": statistics.median(ours_sps),
         "softskills_per_skill_sps": k * statistics.median(ours_sps),

@@ -91,6 +91,11 @@ class TrainConfig:
     parameter groups, acting under ``torch.inference_mode`` without the policy's log-density,
     and one host-to-tensor conversion per env step for all K skills' transitions.
     ``--no-fast-path`` takes the plain routes (same parameters, for timing or debugging)."""
+    retain_freed_memory: bool = True
+    """Keep freed memory in the process (glibc ``mallopt``: blocks under 32 MiB from the heap, up
+    to 256 MiB of free heap kept, see ``softskills.skills.memory``), so that the update's large
+    short-lived tensors do not fault their pages in anew; process-wide and set once, when the
+    trainer is built. It changes no result. ``--no-retain-freed-memory`` leaves malloc alone."""
     compile: bool = False
     """``torch.compile`` the SAC losses with their backward (inductor, ``fullgraph=True``; see
     ``SACAgent.compiled_update``). Not bitwise equal to eager, as fused kernels sum in another

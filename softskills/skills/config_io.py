@@ -15,7 +15,7 @@ __all__ = ["RESUMABLE_FIELDS", "LEGACY_DEFAULTS", "LEGACY_SQL_DEFAULTS", "config
 # Settings a resumed run may change: none of them changes the parameters it computes.
 RESUMABLE_FIELDS = frozenset({
     "steps", "device", "progress", "threads", "tensorboard", "log_every", "checkpoint_every",
-    "eval_every", "eval_episodes", "resume", "overwrite", "out", "fast_path",
+    "eval_every", "eval_episodes", "resume", "overwrite", "out", "fast_path", "retain_freed_memory",
 })
 
 

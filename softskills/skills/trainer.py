@@ -26,6 +26,7 @@ from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import EnvFactory, build_agent, default_env_factory
 from softskills.skills.loading import load_agent  # noqa: F401  (re-exported: softskills.skills.trainer.load_agent)
 from softskills.skills.logger import Logger
+from softskills.skills.memory import retain_freed_memory
 from softskills.skills.nonfinite import NonFiniteLossError, NonFiniteTracker
 from softskills.skills.run_state import restore_trainer_state, trainer_state
 from softskills.skills.vec import space_meta
@@ -97,6 +98,8 @@ class Trainer:
         self.run_info = dict(run_info or {})
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        if cfg.retain_freed_memory:
+            retain_freed_memory()
         self.env_factory = env_factory or default_env_factory(cfg)
         k, n = cfg.skills, cfg.num_envs
         self.envs = self.env_factory(n)
