@@ -39,6 +39,7 @@ import torch
 from softskills.skills.buffer import ReplayBuffer
 from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
+from softskills.skills.memory import retain_freed_memory
 
 BATCH = 256
 HIDDEN = 256
@@ -231,11 +232,14 @@ def main() -> None:
     p.add_argument("--update-s", type=float, default=1.0, help="seconds of updates per config per round")
     p.add_argument("--gemm-s", type=float, default=0.02, help="seconds per GEMM shape per round")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short timings")
+    p.add_argument("--no-retain-freed-memory", action="store_true",
+                   help="leave glibc's malloc settings alone (default: retain_freed_memory, as the trainer does)")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
     if a.quick:
         a.rounds, a.update_s, a.gemm_s = 1, 0.05, 0.002
     torch.set_num_threads(a.threads)
+    retained = False if a.no_retain_freed_memory else retain_freed_memory()
     machine = machine_info()
     say = (lambda *x: None) if a.json else print  # noqa: E731
     obs, act = a.obs_dim, a.act_dim
@@ -296,7 +300,7 @@ def main() -> None:
                  / statistics.median(gemm_s[(op, n, m, fi, fo), prec]) / 1e9
                  for (op, n, m, fi, fo), prec in calls}
     result = {
-        "obs_dim": obs, "act_dim": act, "batch_size": BATCH, "threads": a.threads, "rounds": a.rounds,
+        "obs_dim": obs, "act_dim": act, "batch_size": BATCH, "threads": a.threads, "retain_freed_memory": retained, "rounds": a.rounds,
         "configs": rows, "gemm_gflops": gemm_rates, "gemm_gflops_per_shape": per_shape,
         "machine": {**machine, "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
     }
