@@ -43,6 +43,17 @@ def snapshot(counter: int) -> tuple[dict[str, Tensor], dict[str, Any], dict[str,
     return tensors, {"counter": counter, "note": f"save number {counter}"}, buffer
 
 
+def _say(line: str) -> None:
+    """Write ``line`` and its newline to stdout in **one** ``write``, which a pipe keeps whole.
+
+    ``print(..., flush=True)`` is two writes, text and newline, when stdout is unbuffered
+    (``PYTHONUNBUFFERED=1``, set on some machines): a child killed between them left a line
+    without its newline, the server's next reply was glued onto it, and the test never saw the
+    reply and hung.
+    """
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
 def _announce_renames(rng: random.Random) -> None:
     """Print ``rename <n>`` before the n-th ``os.replace`` of this process and sleep 0-3 ms on both sides.
 
@@ -51,7 +62,7 @@ def _announce_renames(rng: random.Random) -> None:
     replace, count = os.replace, itertools.count(1)
 
     def announced_replace(src: Any, dst: Any) -> None:
-        print(f"rename {next(count)}", flush=True)
+        _say(f"rename {next(count)}")
         time.sleep(rng.uniform(0.0, 0.003))
         replace(src, dst)
         time.sleep(rng.uniform(0.0, 0.003))
@@ -64,7 +75,7 @@ def _child(run_dir: str, counter: int) -> None:
     while True:
         tensors, meta, buffer = snapshot(counter)
         save_checkpoint(run_dir, tensors, meta, buffer)
-        print(f"saved {counter}", flush=True)
+        _say(f"saved {counter}")
         counter += 1
 
 
@@ -84,10 +95,10 @@ def main() -> None:
                     sys.stderr.flush()
                 finally:
                     os._exit(1)
-            print(f"pid {pid}", flush=True)
+            _say(f"pid {pid}")
         elif cmd == "reap":
             _, status = os.waitpid(int(args[0]), 0)
-            print(f"reaped {args[0]} {status}", flush=True)
+            _say(f"reaped {args[0]} {status}")
         elif cmd == "quit":
             return
         else:
