@@ -300,7 +300,8 @@ def main() -> None:
                  / statistics.median(gemm_s[(op, n, m, fi, fo), prec]) / 1e9
                  for (op, n, m, fi, fo), prec in calls}
     result = {
-        "obs_dim": obs, "act_dim": act, "batch_size": BATCH, "threads": a.threads, "retain_freed_memory": retained, "rounds": a.rounds,
+        "obs_dim": obs, "act_dim": act, "batch_size": BATCH, "threads": a.threads, "rounds": a.rounds,
+        "retain_freed_memory": retained,
         "configs": rows, "gemm_gflops": gemm_rates, "gemm_gflops_per_shape": per_shape,
         "machine": {**machine, "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
     }

@@ -25,8 +25,8 @@ import torch
 
 from softskills.skills.buffer import ReplayBuffer
 from softskills.skills.config import TrainConfig
-from softskills.skills.memory import retain_freed_memory
 from softskills.skills.factory import build_agent
+from softskills.skills.memory import retain_freed_memory
 
 OBS, ACT, BATCH = 17, 6, 256
 WARMUP = 10  # untimed updates before the rounds
@@ -168,7 +168,8 @@ def main() -> None:
         "policy": a.policy,
         "device": a.device,
         "precision": a.precision,
-        "threads": a.threads, "retain_freed_memory": retained,
+        "threads": a.threads,
+        "retain_freed_memory": retained,
         "updates_per_s": 1.0 / t,
         "per_skill_updates_per_s": a.skills / t,
         "rounds": a.rounds,

@@ -3,9 +3,10 @@
 PyTorch's CPU allocator hands every tensor to ``malloc`` and back. An update at K = 16 allocates
 and frees dozens of activation-sized blocks of 2-8 MiB each. glibc serves a block that size with
 a fresh ``mmap`` (or from a heap top that it trims back to the OS as soon as more than twice the
-block is free), so each new tensor's pages are faulted in again: about 2,000-4,000 minor page
-faults per K = 16 bf16 update on the 2-core CPU box, against about 26 with the settings here
-(``docs/benchmarks.md``, "Freed memory kept in the process").
+block is free), so each new tensor's pages are faulted in again: 2,435-3,458 minor page faults
+per K = 16 bf16 update on the 2-core CPU box of 2026-11-27, against 8.6-17.2 after
+:func:`retain_freed_memory`, and 319.9 against 378.6 updates/s per skill (``docs/benchmarks.md``,
+"On the AMX box").
 
 :func:`retain_freed_memory` sets three of glibc's ``mallopt`` parameters once for the process:
 blocks below ``mmap_threshold`` come from the heap, up to ``trim_threshold`` of free heap stays
