@@ -8,6 +8,7 @@ counts checked against an independent hand count.
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def run_json(args: list[str], cwd: Path) -> dict:
 
 
 MACHINE_KEYS = {"cpu", "cores", "torch", "avx512_bf16"}
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+"""Whether ``retain_freed_memory`` can act here (it returns ``False`` without glibc)."""
 
 
 def test_train_e2e_against_sb3(tmp_path: Path) -> None:
@@ -39,6 +42,7 @@ def test_train_e2e_against_sb3(tmp_path: Path) -> None:
     assert set(m) >= {"softskills_sps", "sb3_sps", "ratio_vs_sb3_paired", "ratio_vs_sb3_spread", "machine",
                       "softskills_per_skill_sps", "per_skill_ratio_vs_sb3_paired"}
     assert set(m["machine"]) >= MACHINE_KEYS
+    assert m["retain_freed_memory"] is GLIBC  # on by default, for the whole process (both libraries)
     assert (m["env"], m["skills"], m["rounds"], m["steps"]) == ("Pendulum-v1", 1, 1, [short, long])
     for side in ("softskills", "sb3"):
         assert m[f"{side}_steps_run"] == m[f"{side}_steps_asked"] == [short, long]
@@ -56,7 +60,8 @@ def test_train_e2e_skills_realnvp_no_sb3(tmp_path: Path) -> None:
     k, short, long, warmup = 2, 105, 140, 100
     m = run_json([str(BENCH / "train_e2e.py"), "--env", "Pendulum-v1", "--skills", str(k), "--policy", "realnvp",
                   "--steps", str(short), str(long), "--warmup", str(warmup), "--rounds", "2", "--threads", "1",
-                  "--no-sb3", "--json"], tmp_path)
+                  "--no-sb3", "--no-retain-freed-memory", "--json"], tmp_path)
+    assert m["retain_freed_memory"] is False
     assert not any(key.startswith("sb3") or "ratio" in key for key in m)
     assert (m["skills"], m["policy"], m["precision"]) == (k, "realnvp", "fp32")
     assert m["softskills_steps_run"] == [short, long] * 2
@@ -82,6 +87,7 @@ def test_roofline_quick(tmp_path: Path) -> None:
     m = run_json([str(BENCH / "roofline.py"), "--quick", "--skills", "1", "2", "--policies", "gaussian", "realnvp",
                   "--precisions", "fp32", "--threads", "1", "--json"], tmp_path)
     assert set(m["machine"]) >= MACHINE_KEYS
+    assert m["retain_freed_memory"] is GLIBC
     rows = {(r["policy"], r["skills"], r["precision"]): r for r in m["configs"]}
     assert set(rows) == {(p, k, "fp32") for p in ("gaussian", "realnvp") for k in (1, 2)}
     g1 = rows["gaussian", 1, "fp32"]["flops_per_update"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_benchmarks_speed import GLIBC
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,6 +60,7 @@ def test_sac_update_benchmark_json(tmp_path: Path) -> None:
                     "--rounds", str(rounds), "--no-sb3", "--json"], tmp_path)
     assert set(m) >= SAC_KEYS and not any(k.startswith("sb3") for k in m)
     assert m["skills"] == 2 and m["policy"] == "gaussian"
+    assert m["retain_freed_memory"] is GLIBC  # on by default
     assert (m["rounds"], m["updates_per_round"]) == (rounds, updates)
     assert m["optimizer_steps"] == m["warmup_updates"] + rounds * updates
     # with 2 rounds the median round is their mean: rounds * updates / rate is the timed span
