@@ -20,7 +20,10 @@ the original's ``FinalGoalDistance``):
 3. **Evaluation.** Every run is reloaded from disk and evaluated (``--eval``: SQL's sampler with sampled
    actions, as the original evaluated it, since its ``xi = 0`` action is not a mode; SAC deterministically) over
    ``--episodes`` episodes; episode ``e`` resets with seed ``--eval-seed + e``. Reported: mean ± std
-   (population std) of the final puck-goal distance.
+   (population std) of the final puck-goal distance. Each merge is also evaluated acting from
+   ``exp(Q_Sigma/alpha)`` itself (``--resample N``, default 500: ``N`` uniform candidate actions per
+   state, one drawn by ``softmax(Q_Sigma/alpha)``, or the best one where SAC acts deterministically), so
+   that the composition's error and the extraction's are told apart (rows "(pi_Sigma resampled)").
 4. **Direct tasks.** The three 2-D goals are trained as K = 3 skills of one run, with 2x the
    constituent env steps per skill (the samples of its two constituents together).
 5. **Bounds.** ``softskills bounds RUN RUN --skills k 3`` fits C*, D* and D_exact (Lemma 5, Theorem 3,
@@ -64,6 +67,7 @@ import torch
 
 from softskills import cli
 from softskills.compose.bounds import FitConfig
+from softskills.compose.resample import load_resampled
 from softskills.skills.config import TrainConfig
 from softskills.skills.config_io import RESUMABLE_FIELDS, config_to_dict
 from softskills.skills.evaluate import evaluate
@@ -88,6 +92,8 @@ ROWS = ("push left", "push middle", "push right", "push bottom",
         "push bottom-left", "merge bottom-left", "push bottom-middle", "merge bottom-middle",
         "push bottom-right", "merge bottom-right")
 """Table 6.1's rows, in the thesis' order."""
+RESAMPLED = "(pi_Sigma resampled)"
+"""Suffix of the rows that act from ``exp(Q_Sigma/alpha)`` by resampling (``--resample``), not in the thesis."""
 THESIS = {  # Table 6.1 (thesis ch. 6): final cylinder-goal distance, SQL and DDPG columns
     "push left": ("0.13 ± 0.06", "0.20 ± 0.01"), "push middle": ("0.07 ± 0.08", "0.05 ± 0.03"),
     "push right": ("0.10 ± 0.08", "0.10 ± 0.07"), "push bottom": ("0.08 ± 0.07", "0.04 ± 0.02"),
@@ -95,6 +101,8 @@ THESIS = {  # Table 6.1 (thesis ch. 6): final cylinder-goal distance, SQL and DD
     "push bottom-middle": ("0.12 ± 0.09", "0.14 ± 0.03"), "merge bottom-middle": ("0.09 ± 0.09", "0.12 ± 0.02"),
     "push bottom-right": ("0.18 ± 0.17", "0.14 ± 0.06"), "merge bottom-right": ("0.15 ± 0.14", "0.09 ± 0.10"),
 }
+TABLE_ROWS = (*ROWS, *(f"merge {name} {RESAMPLED}" for name, _, _ in MERGES))
+"""The table's rows: the thesis' and, after them, the resampled merges (a dash where not run)."""
 VARIANTS = ("sql", "sac-gaussian", "sac-realnvp")
 BOUND_KEYS = ("renyi_half", "c_star", "d_star", "d_exact", "regret_upper", "q_sigma")
 
@@ -241,12 +249,17 @@ def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
             "wall_s": wall}
 
 
-def final_distances(run_dir: str | Path, episodes: int, seed: int,
-                    sampled: bool = False) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def final_distances(run_dir: str | Path, episodes: int, seed: int, sampled: bool = False,
+                    resample: int = 0) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Reload ``run_dir`` and evaluate every skill on its own task: final goal distances ``(K, E)``,
     final puck positions ``(K, E, 2)`` and the tasks (episode e seeded ``seed + e``). The policy acts
-    deterministically, or with ``sampled`` draws its actions (torch seeded with ``seed`` first)."""
+    deterministically, or with ``sampled`` draws its actions (torch seeded with ``seed`` first).
+    ``resample > 0`` (a composed run only) acts from ``exp(Q_Sigma/alpha)`` by resampling that many
+    uniform candidates per state instead of the extracted policy (deterministic: the best candidate)."""
     agent, cfg, _ = load_run(run_dir)
+    if resample:
+        agent = load_resampled(run_dir, resample)
+        agent.generator = torch.Generator().manual_seed(seed)  # its candidates, sampled or not
     envs = default_env_factory(cfg)(episodes)
     try:
         if sampled:
@@ -369,12 +382,15 @@ def write_table(out: Path) -> Path:
     lines = ["# Thesis Table 6.1: simulated pushing, final puck-goal distance (mean ± std)", "",
              "| task | " + " | ".join(header(v) for v in cols) + " | thesis SQL | thesis DDPG |",
              "|---" * (len(cols) + 3) + "|"]
-    for row in ROWS:
+    for row in TABLE_ROWS:
         cells = [fmt(found[v]["rows"].get(row)) if v in found else "—" for v in cols]
-        lines.append(f"| {row} | " + " | ".join(cells) + f" | {THESIS[row][0]} | {THESIS[row][1]} |")
+        thesis = THESIS.get(row, ("—", "—"))
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {thesis[0]} | {thesis[1]} |")
     lines += ["", "Ours: the distance on the state before the last of 300 steps (the original's "
               "FinalGoalDistance); how the policy acted, episodes and seeds per column below. Merges: `softskills compose` of the bottom "
-              "skill with the x skill, from the constituents' saved buffers, with **0 new env steps**.", "",
+              "skill with the x skill, from the constituents' saved buffers, with **0 new env steps**. Rows marked "
+              f"{RESAMPLED} act from exp(Q_Sigma/alpha) itself, by resampling uniform candidate actions (`softskills "
+              "eval --resample N`), with no extracted network.", "",
               "## Extraction vs training the direct task (thesis Fig. 6.2)", "",
               "| variant | merge | extraction gradient steps | extraction wall s | new env steps | direct-task updates "
               "per skill | direct env steps per skill | direct wall s (3 tasks batched) |", "|---" * 8 + "|"]
@@ -478,6 +494,9 @@ def main() -> None:
                    help="reward scale of the constituents and direct tasks at the fixed alpha 1 (the original: 1); "
                         "a smaller scale is a higher temperature (alpha = 1/scale) and broader skills. "
                         "Use its own --out")
+    p.add_argument("--resample", type=int, default=500, metavar="N",
+                   help="also evaluate each merge acting from exp(Q_Sigma/alpha) itself, by resampling N uniform "
+                        "candidate actions per state (no extracted network; softskills eval --resample); 0: off")
     p.add_argument("--out", default="runs/compose_pusher")
     p.add_argument("--quick", action="store_true", help="tiny budgets that exercise every stage (~2 min)")
     p.add_argument("--reuse", action="store_true",
@@ -495,6 +514,8 @@ def main() -> None:
     a = p.parse_args()
     if not (np.isfinite(a.reward_scale) and a.reward_scale > 0):
         p.error(f"--reward-scale must be a finite number > 0, got {a.reward_scale}")
+    if a.resample < 0:
+        p.error(f"--resample must be >= 0, got {a.resample}")
     if a.merge_weights is not None and not all(np.isfinite(w) and w > 0 for w in a.merge_weights):
         p.error(f"--merge-weights must be two finite numbers > 0, got {a.merge_weights}")
     b = budget(a)
@@ -534,6 +555,13 @@ def main() -> None:
         print(f"[{variant}] merge {name} (goal {goal}): {fmt(summary(dist[0]))} over {b.episodes} episodes; "
               f"{res['gradient_steps']:,} gradient steps in {res['wall_time_s']:.1f} s, {res['env_steps']} env steps",
               flush=True)
+        if a.resample:
+            t0 = time.perf_counter()
+            rdist, _, _ = final_distances(res["out"], b.episodes, a.eval_seed, sampled, a.resample)
+            merges[name]["resampled"] = {"candidates": a.resample, "final_distance": summary(rdist[0]),
+                                         "eval_wall_s": time.perf_counter() - t0}
+            print(f"[{variant}] merge {name} {RESAMPLED}, {a.resample} candidates: {fmt(summary(rdist[0]))} over "
+                  f"{b.episodes} episodes, 0 gradient steps, 0 new env steps", flush=True)
 
     # 4. the direct tasks: K = 3, with the env steps of their two constituents together
     direct, direct_dist = train_direct(a, b, vdir, sampled)
@@ -564,13 +592,15 @@ def main() -> None:
     for k, (name, _, _) in enumerate(MERGES):
         rows[f"push {name}"] = summary(direct_dist[k])
         rows[f"merge {name}"] = merges[name]["final_distance"]
+        if "resampled" in merges[name]:
+            rows[f"merge {name} {RESAMPLED}"] = merges[name]["resampled"]["final_distance"]
     fit = dataclasses.asdict(b.fit)
     results = {
         "example": "compose_pusher", "env": ENV, "variant": variant, "algo": a.algo,
         "policy": a.policy if a.algo == "sac" else "svgd", "quick": a.quick, "seed": a.seed,
         "extract_seed": a.extract_seed, "eval_seed": a.eval_seed, "episodes": b.episodes, "steps": b.steps,
         "eval": "sampled" if sampled else "deterministic",
-        "reward_scale": a.reward_scale, "merge_weights": a.merge_weights, "direct_steps": 2 * b.steps,
+        "reward_scale": a.reward_scale, "merge_weights": a.merge_weights, "resample": a.resample, "direct_steps": 2 * b.steps,
         "extract_steps": b.extract_steps,
         "constituents": cons, "direct": direct,
         "merges": merges, "rows": rows, "fit_config": {**fit, "hidden": list(fit["hidden"])}, "png": str(png),

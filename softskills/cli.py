@@ -35,6 +35,10 @@ class EvalArgs:
     """Torch device."""
     stochastic: bool = False
     """Sample actions from the policy instead of the deterministic action."""
+    resample: int = 0
+    """A composed run only: act from exp(Q_Sigma/alpha) itself by resampling this many uniform candidate
+    actions per state, instead of the extracted policy (0: the extracted policy). With --stochastic it
+    draws from the candidates; without, it takes the best one."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,12 @@ def _eval(args: EvalArgs) -> None:
     from softskills.skills.vec import space_meta
 
     agent, cfg, meta = load_run(args.run_dir, args.device)
+    if args.resample < 0:
+        raise ValueError(f"--resample must be >= 0, got {args.resample}")
+    if args.resample:
+        from softskills.compose.resample import load_resampled
+
+        agent = load_resampled(args.run_dir, args.resample, args.device)
     envs = run_env_factory(cfg, meta.get("run_info"))(args.episodes)  # a stacked run evaluates its whole stack
     if space_meta(envs) != meta["spaces"]:
         raise ValueError(f"{args.run_dir} was trained on spaces {meta['spaces']}, but {cfg.env} now has "
@@ -169,7 +179,8 @@ def _eval(args: EvalArgs) -> None:
     print(f"mean return over {args.episodes} episodes x {cfg.skills} skill(s) on {cfg.env}: {rets.mean():.2f}")
     print(json.dumps({"env": cfg.env, "episodes": args.episodes, "mean_return": float(rets.mean()),
                       "per_skill": rets.mean(1).tolist(), "tasks": cfg.task_kwargs(),
-                      "stacked_on": cfg.stack_on or None, **_success(res.final_infos)}))
+                      "stacked_on": cfg.stack_on or None, "resample": args.resample or None,
+                      **_success(res.final_infos)}))
 
 
 def _success(final_infos: list[list[dict]]) -> dict[str, object]:

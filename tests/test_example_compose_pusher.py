@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from softskills.compose.resample import load_resampled
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.loading import load_run
@@ -31,7 +32,7 @@ MERGES = {"bottom-left": (0, [-1, -1]), "bottom-middle": (1, [0, -1]), "bottom-r
 ROWS = ["push left", "push middle", "push right", "push bottom", "push bottom-left", "merge bottom-left",
         "push bottom-middle", "merge bottom-middle", "push bottom-right", "merge bottom-right"]
 KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract_seed", "eval_seed", "eval", "episodes",
-        "steps", "reward_scale", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
+        "steps", "reward_scale", "resample", "direct_steps", "extract_steps", "constituents", "direct", "merges", "rows", "fit_config", "png",
         "table", "wall_s"}
 
 
@@ -60,10 +61,14 @@ def run_example(out: Path, *extra: str) -> tuple[dict, list[str]]:
     return json.loads(lines[-1]), lines[:-1]
 
 
-def reevaluate(run_dir: str, episodes: int, seed: int, sampled: bool = False) -> np.ndarray:
+def reevaluate(run_dir: str, episodes: int, seed: int, sampled: bool = False, resample: int = 0) -> np.ndarray:
     """Final goal distances ``(K, episodes)`` of a saved run, evaluated here from its checkpoint
-    (with ``sampled``, actions drawn after seeding torch with ``seed``, as the example does)."""
+    (with ``sampled``, actions drawn after seeding torch with ``seed``, as the example does; with
+    ``resample``, a composed run acting from exp(Q_Sigma/alpha) by resampling that many candidates)."""
     agent, cfg, _ = load_run(run_dir)
+    if resample:
+        agent = load_resampled(run_dir, resample)
+        agent.generator = torch.Generator().manual_seed(seed)  # its candidates, sampled or not
     envs = default_env_factory(cfg)(episodes)
     try:
         if sampled:
@@ -126,6 +131,10 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
         cdist = reevaluate(r["run_dir"], episodes, seed, sampled)
         assert_same(r["final_distance"], cdist[0], name)
         assert m["rows"][f"merge {name}"] == r["final_distance"]
+        rs = r["resampled"]  # acting from exp(Q_Sigma/alpha) by resampling: its own row, reproducible
+        assert rs["candidates"] == m["resample"] == 500
+        assert_same(rs["final_distance"], reevaluate(r["run_dir"], episodes, seed, sampled, 500)[0], f"{name} resampled")
+        assert m["rows"][f"merge {name} (pi_Sigma resampled)"] == rs["final_distance"]
         b = r["bounds"]
         assert b["env_steps"] == 0 and b["fit_gradient_steps"] > 0, name
         assert all(np.isfinite(b[key]) for key in ("renyi_half", "c_star", "d_star", "d_exact", "regret_upper"))
@@ -140,7 +149,7 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
     table = Path(m["table"])
     assert table == out / "table.md"
     lines = table.read_text().splitlines()
-    for row in ROWS:
+    for row in [*ROWS, *(f"merge {name} (pi_Sigma resampled)" for name in MERGES)]:
         hits = [line for line in lines if line.startswith(f"| {row} |")]
         assert len(hits) == 1, row
         want = m["rows"][row]

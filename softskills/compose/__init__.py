@@ -7,6 +7,8 @@
 - :func:`fit_bounds`: C*, D*, D_exact by fitted iteration on replay transitions.
 - :func:`compose_runs`, :func:`bounds_report`: the same on run directories (``softskills compose``,
   ``softskills bounds``).
+- :class:`ResampledPolicy`: act from ``exp(Q_Sigma/alpha)`` itself by importance resampling, with no
+  extracted network (``softskills eval RUN --resample N``).
 """
 
 from softskills.compose.bounds import (
@@ -21,6 +23,7 @@ from softskills.compose.bounds import (
 )
 from softskills.compose.composed import ComposedQ, twin_q_skill
 from softskills.compose.extract import ExtractConfig, Extraction, extract_policy
+from softskills.compose.resample import ResampledPolicy, load_resampled
 from softskills.compose.runs import BoundsArgs, ComposeArgs, bounds_report, compose_runs, load_composed
 from softskills.compose.union import UnionBuffer
 
@@ -34,6 +37,7 @@ __all__ = [
     "FittedBounds",
     "GaussianGap",
     "MonteCarloGap",
+    "ResampledPolicy",
     "SoftValueGap",
     "UnionBuffer",
     "bound_statistics",
@@ -42,6 +46,7 @@ __all__ = [
     "extract_policy",
     "fit_bounds",
     "load_composed",
+    "load_resampled",
     "make_estimator",
     "twin_q_skill",
 ]

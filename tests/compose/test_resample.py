@@ -1,0 +1,112 @@
+"""ResampledPolicy: draws from exp(Q_Sigma/alpha) by importance resampling, and loads from composed runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from softskills.compose.composed import ComposedQ
+from softskills.compose.resample import ResampledPolicy, load_resampled
+from softskills.compose.runs import compose_runs
+from softskills.skills.checkpoint import CheckpointError
+from softskills.skills.config import TrainConfig
+from softskills.skills.sac import SACConfig
+from softskills.skills.trainer import Trainer
+
+torch.set_num_threads(1)
+
+
+class Slope(nn.Module):
+    """A one-action critic with Q(s, a) = beta * a + s (twins: that and 5 more; the min is the first)."""
+
+    num_skills, obs_dim, act_dim = 1, 1, 1
+
+    def __init__(self, beta: float) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, obs: Tensor, act: Tensor) -> Tensor:  # (K, B, .) -> (K, 2, B)
+        q = self.beta * act[..., 0] + obs[..., 0]
+        return torch.stack([q, q + 5.0], dim=1)
+
+
+def boltzmann_mean(beta: float, alpha: float) -> float:
+    """Mean of the density ∝ exp(beta * a / alpha) on [-1, 1]: coth(c) - 1/c with c = beta/alpha."""
+    c = beta / alpha
+    return 1.0 / math.tanh(c) - 1.0 / c
+
+
+@pytest.mark.parametrize(("beta", "alpha"), [(2.0, 1.0), (2.0, 2.0), (-3.0, 1.5)])
+def test_samples_follow_the_boltzmann_policy(beta: float, alpha: float) -> None:
+    q = ComposedQ([Slope(beta), Slope(beta)], (0.5, 0.5), alpha)  # Q_Sigma = beta * a + s
+    pol = ResampledPolicy(q, candidates=400, generator=torch.Generator().manual_seed(0))
+    obs = torch.randn(4, 5000, 1)  # the state shifts Q by a constant: it must not change the draw
+    a = pol.act(obs)
+    assert a.shape == (4, 5000, 1) and bool((a.abs() <= 1.0).all())
+    # 20,000 draws: the standard error of the mean is below 0.005; the finite-N bias is O(1/N)
+    assert float(a.mean()) == pytest.approx(boltzmann_mean(beta, alpha), abs=0.02)
+
+
+def test_deterministic_takes_the_best_candidate() -> None:
+    q = ComposedQ([Slope(1.0), Slope(1.0)], (0.5, 0.5), 100.0)  # nearly uniform when sampled
+    pol = ResampledPolicy(q, candidates=500, generator=torch.Generator().manual_seed(1))
+    best = pol.act(torch.zeros(200, 1), deterministic=True)
+    assert float(best.min()) > 0.95 and float(best.mean()) > 0.99  # the largest of 500 uniform draws
+    drawn = pol.act(torch.zeros(2000, 1))
+    assert abs(float(drawn.mean())) < 0.05  # alpha 100: close to the uniform proposal
+
+
+def test_bad_inputs_are_named() -> None:
+    q = ComposedQ([Slope(1.0), Slope(1.0)], (0.5, 0.5), 1.0)
+    with pytest.raises(ValueError, match="candidates must be >= 1"):
+        ResampledPolicy(q, candidates=0)
+    with pytest.raises(ValueError, match="2 features"):
+        ResampledPolicy(q).act(torch.zeros(3, 2))
+
+
+def _train(out: Path, goal: list[float | None]) -> str:
+    cfg = TrainConfig(env="softskills/Pusher-v0", steps=200, warmup_steps=100, batch_size=32, eval_every=0,
+                      eval_episodes=1, log_every=100, checkpoint_every=10_000, threads=1, progress=False,
+                      tensorboard=False, out=str(out), env_kwargs=json.dumps({"goal": goal}),
+                      sac=SACConfig(hidden=(32, 32), auto_alpha=False, init_alpha=0.5))
+    Trainer(cfg).train()
+    return str(out)
+
+
+def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _train(tmp_path / "x", [-1, None]), _train(tmp_path / "y", [None, -1])
+    out = tmp_path / "merged"
+    compose_runs([x, y], method="sac", out=out, steps=5, batch_size=32)
+    pol = load_resampled(out, candidates=64)
+    assert pol.candidates == 64 and pol.q.alpha == pytest.approx(0.5) and pol.act_dim == 3
+    obs = torch.randn(1, 7, 12)
+    pol.generator = torch.Generator().manual_seed(3)
+    a = pol.act(obs)
+    assert a.shape == (1, 7, 3) and bool((a.abs() <= 1.0).all())
+    # from the same candidates, the best one scores at least as high as the drawn one
+    pol.generator = torch.Generator().manual_seed(3)
+    best = pol.act(obs, deterministic=True)
+    assert not torch.equal(best, a)
+    assert bool((pol.q(obs, best) >= pol.q(obs, a) - 1e-6).all())
+
+    from softskills.cli import main
+
+    main(["eval", str(out), "--episodes", "2", "--resample", "16", "--stochastic"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["resample"] == 16 and printed["tasks"] == [{"goal": [-1, -1]}]
+    assert math.isfinite(printed["mean_return"])
+
+    with pytest.raises(CheckpointError, match="not a composed run"):
+        load_resampled(x)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["eval", str(out), "--resample=-1"])
+    assert "--resample must be >= 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", x, "--resample", "8"])
+    assert "not a composed run" in capsys.readouterr().err
