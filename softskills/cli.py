@@ -167,6 +167,9 @@ def _eval(args: EvalArgs) -> None:
         from softskills.compose.resample import load_resampled
 
         agent = load_resampled(args.run_dir, args.resample, args.device)
+    elif (info := meta.get("run_info") or {}).get("composed_q") and info.get("gradient_steps") == 0:
+        raise ValueError(f"{args.run_dir} was composed with --steps 0, so it has no extracted policy; evaluate it "
+                         "with --resample N (N uniform candidate actions per state, drawn by exp(Q_Sigma/alpha))")
     envs = run_env_factory(cfg, meta.get("run_info"))(args.episodes)  # a stacked run evaluates its whole stack
     if space_meta(envs) != meta["spaces"]:
         raise ValueError(f"{args.run_dir} was trained on spaces {meta['spaces']}, but {cfg.env} now has "

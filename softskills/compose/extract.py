@@ -52,7 +52,9 @@ class ExtractConfig:
     policy: Literal["gaussian", "realnvp"] = "gaussian"
     """Policy family of the ``sac`` method (``svgd`` always trains an SVGD sampler)."""
     steps: int = 10_000
-    """Gradient steps (the original: 100 epochs x 100 steps)."""
+    """Gradient steps (the original: 100 epochs x 100 steps). 0 trains nothing: the policy stays at its
+    initialisation, for a composed run that acts by resampling
+    (:class:`~softskills.compose.resample.ResampledPolicy`)."""
     batch_size: int = 128
     """States per gradient step, drawn from the union buffer."""
     lr: float = 3e-4
@@ -75,7 +77,9 @@ class ExtractConfig:
             raise ValueError(f"method must be 'svgd' or 'sac', got {self.method!r}")
         if self.policy not in ("gaussian", "realnvp"):
             raise ValueError(f"policy must be 'gaussian' or 'realnvp', got {self.policy!r}")
-        for name in ("steps", "batch_size", "log_every"):
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        for name in ("batch_size", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not (math.isfinite(self.lr) and self.lr > 0.0):
@@ -109,7 +113,8 @@ def extraction_train_config(q: ComposedQ, ext: ExtractConfig, base: TrainConfig 
 
     The temperature of the saved agent is ``q.alpha`` (SAC: ``init_alpha`` with ``auto_alpha``
     off; SQL: ``sql.alpha``), so the run records the policy it targets. ``steps`` holds the
-    gradient steps (the run took no env steps).
+    gradient steps, or 1 where none were taken (a config's steps are positive; the run's meta
+    records the true count in ``num_updates`` and ``run_info.gradient_steps``); the run took no env steps.
     """
     base = base or TrainConfig()
     sac = dataclasses.replace(base.sac, hidden=tuple(ext.hidden), init_alpha=q.alpha, auto_alpha=False,
@@ -118,7 +123,7 @@ def extraction_train_config(q: ComposedQ, ext: ExtractConfig, base: TrainConfig 
                               kernel_particles=ext.kernel_particles, kernel_update_ratio=ext.kernel_update_ratio)
     return dataclasses.replace(
         base, algo="sql" if ext.method == "svgd" else "sac", policy=ext.policy, skills=1, tasks=(),
-        steps=ext.steps, seed=ext.seed, device=ext.device, batch_size=ext.batch_size, sac=sac, sql=sql,
+        steps=max(ext.steps, 1), seed=ext.seed, device=ext.device, batch_size=ext.batch_size, sac=sac, sql=sql,
         flow_embed_hidden=tuple(ext.hidden), resume=False, overwrite=False, save_buffer=False,
         stack_on="", stack_skill=0, repeat=1,
     )

@@ -352,7 +352,7 @@ def compose_runs(
             original's sum (the mean at half the temperature).
         method: ``svgd`` (SQL's sampler, the original) or ``sac`` (the SAC policy loss).
         out: the new run directory.
-        steps: policy gradient steps.
+        steps: policy gradient steps; 0 extracts none (act with :class:`~softskills.compose.resample.ResampledPolicy`).
         skills: which skill of each run (default 0 each).
         alpha: temperature of ``exp(Q_Sigma/alpha)``; default the constituents' common one.
         policy: the ``sac`` method's policy family.
@@ -391,6 +391,8 @@ def compose_runs(
     spaces = parts[0].meta["spaces"]
     bounded = bool(np.all(np.isfinite(spaces["act_low"])) and np.all(np.isfinite(spaces["act_high"])))
     extraction = extract_policy(q, buffer, ext, base, squash=bounded)
+    if steps == 0:
+        notes.append("--steps 0: no policy was extracted; evaluate with softskills eval RUN --resample N")
     report = None
     if bounds:
         report = _bounds(parts, q, buffer, "auto", bounds_config or FitConfig(device=device), notes)
@@ -433,7 +435,8 @@ class ComposeArgs:
     policy: Literal["gaussian", "realnvp"] = "gaussian"
     """Policy family of ``--method sac``."""
     steps: int = 10_000
-    """Policy gradient steps (the original: 10k)."""
+    """Policy gradient steps (the original: 10k). 0 extracts no policy: evaluate the run with
+    ``softskills eval RUN --resample N``, which acts from exp(Q_Sigma/alpha) itself."""
     skills: tuple[int, ...] = ()
     """Which skill of each run; empty: skill 0 of each."""
     alpha: float | None = None

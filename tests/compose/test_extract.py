@@ -158,5 +158,7 @@ def test_extraction_refuses_mismatched_buffer_and_bad_settings() -> None:
         extract_policy(q, UnionBuffer([part]), ExtractConfig(steps=1))
     with pytest.raises(ValueError, match="method"):
         ExtractConfig(method="ddpg")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="steps"):
-        ExtractConfig(steps=0)
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        ExtractConfig(steps=-1)
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        ExtractConfig(batch_size=0)

@@ -103,6 +103,17 @@ def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.Ca
 
     with pytest.raises(CheckpointError, match="not a composed run"):
         load_resampled(x)
+
+    # --steps 0: no policy is extracted; eval refuses to act with the untrained one unless --resample
+    bare = tmp_path / "bare"
+    m = compose_runs([x, y], method="svgd", out=bare, steps=0, batch_size=32)
+    assert m["gradient_steps"] == 0 and m["final_loss"] is None and "--resample" in m["notes"][-1]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["eval", str(bare), "--episodes", "1"])
+    assert "composed with --steps 0" in capsys.readouterr().err
+    main(["eval", str(bare), "--episodes", "1", "--resample", "8"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resample"] == 8
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["eval", str(out), "--resample=-1"])
