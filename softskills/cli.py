@@ -164,9 +164,12 @@ def _eval(args: EvalArgs) -> None:
     if args.resample < 0:
         raise ValueError(f"--resample must be >= 0, got {args.resample}")
     if args.resample:
+        import torch
+
         from softskills.compose.resample import load_resampled
 
         agent = load_resampled(args.run_dir, args.resample, args.device)
+        agent.generator = torch.Generator(device=args.device).manual_seed(args.seed)  # reproducible draws
     elif (info := meta.get("run_info") or {}).get("composed_q") and info.get("gradient_steps") == 0:
         raise ValueError(f"{args.run_dir} was composed with --steps 0, so it has no extracted policy; evaluate it "
                          "with --resample N (N uniform candidate actions per state, drawn by exp(Q_Sigma/alpha))")

@@ -133,7 +133,8 @@ def check_variant(m: dict, log: list[str], out: Path, variant: str, algo: str) -
         assert m["rows"][f"merge {name}"] == r["final_distance"]
         rs = r["resampled"]  # acting from exp(Q_Sigma/alpha) by resampling: its own row, reproducible
         assert rs["candidates"] == m["resample"] == 500
-        assert_same(rs["final_distance"], reevaluate(r["run_dir"], episodes, seed, sampled, 500)[0], f"{name} resampled")
+        rdist = reevaluate(r["run_dir"], episodes, seed, sampled, 500)
+        assert_same(rs["final_distance"], rdist[0], f"{name} resampled")
         assert m["rows"][f"merge {name} (pi_Sigma resampled)"] == rs["final_distance"]
         b = r["bounds"]
         assert b["env_steps"] == 0 and b["fit_gradient_steps"] > 0, name

@@ -45,7 +45,8 @@ class ResampledPolicy(nn.Module):
     Args:
         q: the composed soft Q-function; its ``alpha`` is the temperature of the draw.
         candidates: uniform candidate actions per state, ``>= 1``.
-        generator: optional torch generator for the candidates and the draw (default: torch's global one).
+        generator: optional torch generator for the candidates and the draw (default: torch's global one);
+            it may live on another device than the observations (the draws are moved).
 
     Raises:
         ValueError: ``candidates < 1``.
@@ -66,24 +67,35 @@ class ResampledPolicy(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """Actions in ``[-1, 1]^|A|`` for observations ``(..., obs_dim)``: ``(..., act_dim)``.
+        """One action per state, drawn from ``N`` uniform candidates (thesis eq. 6.2 with eq. 3.4).
 
-        Sampled: index ``j`` with probability ``softmax_j(Q_Sigma(s, a_j)/alpha)`` (thesis eq. 6.2, 3.4).
-        Deterministic: ``argmax_j Q_Sigma(s, a_j)``.
+        Args:
+            obs: observations ``(..., obs_dim)``, any float dtype (cast to the critics').
+            deterministic: take ``argmax_j Q_Sigma(s, a_j)`` instead of drawing ``j`` with
+                probability ``softmax_j(Q_Sigma(s, a_j)/alpha)``.
+
+        Returns:
+            Actions in ``[-1, 1]^|A|``, ``(..., act_dim)``, in the critics' dtype.
+
+        Raises:
+            ValueError: the observations' last dimension is not the critics' ``obs_dim``.
         """
         if obs.shape[-1] != self.obs_dim:
             raise ValueError(f"observations have {obs.shape[-1]} features, the composed critics expect {self.obs_dim}")
+        dtype = next((p.dtype for p in self.q.parameters()), torch.get_default_dtype())
         lead = obs.shape[:-1]
-        flat = obs.reshape(-1, self.obs_dim)
+        flat = obs.reshape(-1, self.obs_dim).to(dtype)
         n, m = flat.shape[0], self.candidates
-        u = torch.rand((n, m, self.act_dim), generator=self.generator, device=obs.device, dtype=obs.dtype)
+        gen = self.generator
+        draw_on = obs.device if gen is None else gen.device
+        u = torch.rand((n, m, self.act_dim), generator=gen, device=draw_on, dtype=dtype).to(obs.device)
         cand = u * 2.0 - 1.0
-        q = self.q(flat.unsqueeze(1).expand(n, m, self.obs_dim), cand)  # (n, m)
+        q = self.q(flat.unsqueeze(1).expand(n, m, self.obs_dim), cand)  # (n, m): one row per state
         if deterministic:
             pick = q.argmax(dim=-1)
         else:
-            probs = torch.softmax(q.float() / self.q.alpha, dim=-1)
-            pick = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+            probs = torch.softmax(q.float() / self.q.alpha, dim=-1)  # over each state's own candidates
+            pick = torch.multinomial(probs.to(draw_on), 1, generator=gen).squeeze(-1).to(obs.device)
         return cand[torch.arange(n, device=obs.device), pick].reshape(*lead, self.act_dim)
 
 
@@ -92,11 +104,23 @@ def load_resampled(
 ) -> ResampledPolicy:
     """A :class:`ResampledPolicy` on the :class:`ComposedQ` of a ``softskills compose`` run directory.
 
+    Args:
+        run_dir: a run directory written by ``softskills compose``.
+        candidates: uniform candidate actions per state.
+        device: torch device of the critics.
+
+    Returns:
+        The policy; set its ``generator`` for reproducible draws.
+
     Raises:
         CheckpointError: ``run_dir`` is not a composed run.
-        ValueError: the run's action space is unbounded (no box to draw candidates from), or ``candidates < 1``.
+        ValueError: the run's action space is unbounded (no box to draw candidates from), its policy has a
+            non-uniform action prior (``exp(Q_Sigma/alpha)`` alone is not its target), or ``candidates < 1``.
     """
-    _, q, _, meta = load_composed(run_dir, device)
+    _, q, cfg, meta = load_composed(run_dir, device)
+    if cfg.algo == "sac" and cfg.sac.action_prior != "uniform":
+        raise ValueError(f"{run_dir} has the action prior {cfg.sac.action_prior!r}; resampling draws from "
+                         "exp(Q_Sigma/alpha) under a uniform prior only")
     spaces = meta.get("spaces") or {}
     low, high = spaces.get("act_low"), spaces.get("act_high")
     if low is None or high is None or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):

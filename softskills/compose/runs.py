@@ -390,6 +390,9 @@ def compose_runs(
                         seed=seed, device=device)
     spaces = parts[0].meta["spaces"]
     bounded = bool(np.all(np.isfinite(spaces["act_low"])) and np.all(np.isfinite(spaces["act_high"])))
+    if steps == 0 and not bounded:
+        raise ValueError("steps=0 (--steps 0) leaves a run that can act only by resampling, which needs a bounded "
+                         "action space; these runs act in an unbounded one: extract a policy (steps >= 1)")
     extraction = extract_policy(q, buffer, ext, base, squash=bounded)
     if steps == 0:
         notes.append("--steps 0: no policy was extracted; evaluate with softskills eval RUN --resample N")

@@ -52,6 +52,34 @@ def test_samples_follow_the_boltzmann_policy(beta: float, alpha: float) -> None:
     assert float(a.mean()) == pytest.approx(boltzmann_mean(beta, alpha), abs=0.02)
 
 
+class Tilted(nn.Module):
+    """Q(s, a) = beta * s * a: the state flips which end of the action box is preferred."""
+
+    num_skills, obs_dim, act_dim = 1, 1, 1
+
+    def __init__(self, beta: float) -> None:
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, obs: Tensor, act: Tensor) -> Tensor:  # (K, B, .) -> (K, 2, B)
+        q = self.beta * obs[..., 0] * act[..., 0]
+        return torch.stack([q, q + 1.0], dim=1)
+
+
+def test_each_state_draws_from_its_own_candidates() -> None:
+    q = ComposedQ([Tilted(2.0), Tilted(2.0)], (0.5, 0.5), 1.0)
+    pol = ResampledPolicy(q, candidates=300, generator=torch.Generator().manual_seed(4))
+    obs = torch.tensor([1.0, -1.0]).repeat(5000).view(10_000, 1)
+    a = pol.act(obs)[:, 0]
+    want = boltzmann_mean(2.0, 1.0)
+    assert float(a[0::2].mean()) == pytest.approx(want, abs=0.03)
+    assert float(a[1::2].mean()) == pytest.approx(-want, abs=0.03)
+    one = torch.cat([pol.act(torch.ones(1, 1)) for _ in range(2000)])  # one state per call: its own softmax
+    assert float(one.mean()) == pytest.approx(want, abs=0.05)
+    a64 = pol.act(obs.double())  # any float dtype: cast to the critics'
+    assert a64.dtype == torch.float32 and a64.shape == (10_000, 1)
+
+
 def test_deterministic_takes_the_best_candidate() -> None:
     q = ComposedQ([Slope(1.0), Slope(1.0)], (0.5, 0.5), 100.0)  # nearly uniform when sampled
     pol = ResampledPolicy(q, candidates=500, generator=torch.Generator().manual_seed(1))
@@ -78,7 +106,8 @@ def _train(out: Path, goal: list[float | None]) -> str:
     return str(out)
 
 
-def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = _train(tmp_path / "x", [-1, None]), _train(tmp_path / "y", [None, -1])
     out = tmp_path / "merged"
     compose_runs([x, y], method="sac", out=out, steps=5, batch_size=32)
@@ -94,12 +123,24 @@ def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.Ca
     assert not torch.equal(best, a)
     assert bool((pol.q(obs, best) >= pol.q(obs, a) - 1e-6).all())
 
+    import softskills.compose.resample as resample_module
     from softskills.cli import main
 
-    main(["eval", str(out), "--episodes", "2", "--resample", "16", "--stochastic"])
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert printed["resample"] == 16 and printed["tasks"] == [{"goal": [-1, -1]}]
-    assert math.isfinite(printed["mean_return"])
+    loaded: list[ResampledPolicy] = []
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        loaded.append(load_resampled(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(resample_module, "load_resampled", spy)
+    returns = []
+    for _ in range(2):
+        main(["eval", str(out), "--episodes", "2", "--resample", "16", "--stochastic"])
+        printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert printed["resample"] == 16 and printed["tasks"] == [{"goal": [-1, -1]}]
+        returns.append(printed["mean_return"])
+    assert len(loaded) == 2 and loaded[0].candidates == 16  # the CLI acted with the resampled policy
+    assert math.isfinite(returns[0]) and returns[0] == returns[1]  # seeded from --seed: reproducible
 
     with pytest.raises(CheckpointError, match="not a composed run"):
         load_resampled(x)
@@ -114,6 +155,7 @@ def test_load_from_a_composed_run_and_eval_cli(tmp_path: Path, capsys: pytest.Ca
     assert "composed with --steps 0" in capsys.readouterr().err
     main(["eval", str(bare), "--episodes", "1", "--resample", "8"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resample"] == 8
+    assert len(loaded) == 3 and loaded[-1].candidates == 8
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["eval", str(out), "--resample=-1"])
