@@ -21,18 +21,22 @@ from softskills.skills.trainer import Trainer
 torch.set_num_threads(1)
 
 
-class Slope(nn.Module):
-    """A one-action critic with Q(s, a) = beta * a + s (twins: that and 5 more; the min is the first)."""
+class Toy(nn.Module):
+    """A one-action critic: Q(s, a) = beta * a + s, or with ``tilt`` Q(s, a) = beta * s * a.
+
+    Its second twin is ``100 - Q``, larger while Q < 50, so only the min of the twins gives Q.
+    """
 
     num_skills, obs_dim, act_dim = 1, 1, 1
 
-    def __init__(self, beta: float) -> None:
+    def __init__(self, beta: float, tilt: bool = False) -> None:
         super().__init__()
-        self.beta = beta
+        self.beta, self.tilt = beta, tilt
 
     def forward(self, obs: Tensor, act: Tensor) -> Tensor:  # (K, B, .) -> (K, 2, B)
-        q = self.beta * act[..., 0] + obs[..., 0]
-        return torch.stack([q, q + 5.0], dim=1)
+        s, a = obs[..., 0], act[..., 0]
+        q = self.beta * s * a if self.tilt else self.beta * a + s
+        return torch.stack([q, 100.0 - q], dim=1)
 
 
 def boltzmann_mean(beta: float, alpha: float) -> float:
@@ -43,7 +47,7 @@ def boltzmann_mean(beta: float, alpha: float) -> float:
 
 @pytest.mark.parametrize(("beta", "alpha"), [(2.0, 1.0), (2.0, 2.0), (-3.0, 1.5)])
 def test_samples_follow_the_boltzmann_policy(beta: float, alpha: float) -> None:
-    q = ComposedQ([Slope(beta), Slope(beta)], (0.5, 0.5), alpha)  # Q_Sigma = beta * a + s
+    q = ComposedQ([Toy(beta), Toy(beta)], (0.5, 0.5), alpha)  # Q_Sigma = beta * a + s
     pol = ResampledPolicy(q, candidates=400, generator=torch.Generator().manual_seed(0))
     obs = torch.randn(4, 5000, 1)  # the state shifts Q by a constant: it must not change the draw
     a = pol.act(obs)
@@ -52,22 +56,8 @@ def test_samples_follow_the_boltzmann_policy(beta: float, alpha: float) -> None:
     assert float(a.mean()) == pytest.approx(boltzmann_mean(beta, alpha), abs=0.02)
 
 
-class Tilted(nn.Module):
-    """Q(s, a) = beta * s * a: the state flips which end of the action box is preferred."""
-
-    num_skills, obs_dim, act_dim = 1, 1, 1
-
-    def __init__(self, beta: float) -> None:
-        super().__init__()
-        self.beta = beta
-
-    def forward(self, obs: Tensor, act: Tensor) -> Tensor:  # (K, B, .) -> (K, 2, B)
-        q = self.beta * obs[..., 0] * act[..., 0]
-        return torch.stack([q, q + 1.0], dim=1)
-
-
 def test_each_state_draws_from_its_own_candidates() -> None:
-    q = ComposedQ([Tilted(2.0), Tilted(2.0)], (0.5, 0.5), 1.0)
+    q = ComposedQ([Toy(2.0, tilt=True), Toy(2.0, tilt=True)], (0.5, 0.5), 1.0)
     pol = ResampledPolicy(q, candidates=300, generator=torch.Generator().manual_seed(4))
     obs = torch.tensor([1.0, -1.0]).repeat(5000).view(10_000, 1)
     a = pol.act(obs)[:, 0]
@@ -81,7 +71,7 @@ def test_each_state_draws_from_its_own_candidates() -> None:
 
 
 def test_deterministic_takes_the_best_candidate() -> None:
-    q = ComposedQ([Slope(1.0), Slope(1.0)], (0.5, 0.5), 100.0)  # nearly uniform when sampled
+    q = ComposedQ([Toy(1.0), Toy(1.0)], (0.5, 0.5), 100.0)  # nearly uniform when sampled
     pol = ResampledPolicy(q, candidates=500, generator=torch.Generator().manual_seed(1))
     best = pol.act(torch.zeros(200, 1), deterministic=True)
     assert float(best.min()) > 0.95 and float(best.mean()) > 0.99  # the largest of 500 uniform draws
@@ -90,7 +80,7 @@ def test_deterministic_takes_the_best_candidate() -> None:
 
 
 def test_bad_inputs_are_named() -> None:
-    q = ComposedQ([Slope(1.0), Slope(1.0)], (0.5, 0.5), 1.0)
+    q = ComposedQ([Toy(1.0), Toy(1.0)], (0.5, 0.5), 1.0)
     with pytest.raises(ValueError, match="candidates must be >= 1"):
         ResampledPolicy(q, candidates=0)
     with pytest.raises(ValueError, match="2 features"):
