@@ -37,7 +37,7 @@ import softskills
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import pretrained
 from softskills.hierarchy.stack import PRETRAINED_PREFIX
-from softskills.library.atomic import discard_dir, fsync_dir, is_leftover, write_atomic
+from softskills.skills.atomic import discard_dir, fsync_dir, is_leftover, write_atomic
 from softskills.library.errors import LibraryError
 from softskills.library.graph import check_graph, empty_graph, graph_from_bytes, graph_to_bytes
 from softskills.library.ingest import (

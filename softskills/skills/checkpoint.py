@@ -42,6 +42,7 @@ from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
 import softskills
+from softskills.skills.atomic import fsync_dir
 
 __all__ = [
     "FORMAT_VERSION",
@@ -88,17 +89,6 @@ def _sha256(data: bytes) -> str:
 def _manifest(meta_bytes: bytes) -> bytes:
     """The ``manifest.sha256`` content sealing ``meta_bytes`` (``sha256sum -c`` compatible)."""
     return f"{_sha256(meta_bytes)}  {META}\n".encode()
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make renames and creations inside ``path`` durable (a no-op where directories cannot be opened)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -157,7 +147,7 @@ def _discard(path: Path, run_dir: Path, name: str) -> None:
         return
     trash = _tmp_path(run_dir, name)
     os.replace(path, trash)
-    _fsync_dir(run_dir)
+    fsync_dir(run_dir)
     shutil.rmtree(trash)
 
 
@@ -175,11 +165,11 @@ def _swap_in(tmp: Path, run_dir: Path, name: str) -> None:
     if _is_verified(final):
         _discard(old, run_dir, name)  # `final` is verified: the only one that must survive
         os.replace(final, old)  # from here until the next rename, `old` is the verified one
-        _fsync_dir(run_dir)
+        fsync_dir(run_dir)
     else:
         _discard(final, run_dir, name)  # broken (or absent): `old`, if any, is the newest valid one
     os.replace(tmp, final)
-    _fsync_dir(run_dir)
+    fsync_dir(run_dir)
     _discard(old, run_dir, name)
 
 
@@ -221,7 +211,7 @@ def save_checkpoint(
             raise CheckpointError(f"refusing to replace {p}: it exists but is not a softskills checkpoint")
     if not run_dir.is_dir():
         run_dir.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(run_dir.parent)
+        fsync_dir(run_dir.parent)
     for entry in run_dir.iterdir():  # left behind by a writer that was killed
         if _is_tmp(entry, name):
             shutil.rmtree(entry, ignore_errors=True)
@@ -230,7 +220,7 @@ def save_checkpoint(
     try:
         for f, data in blobs.items():
             _write_durably(tmp / f, data)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _swap_in(tmp, run_dir, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Durable, atomic file-system steps: every library write is built from these.
+"""Durable, atomic file-system steps: skill-library writes are built from these, and checkpoints use
+``fsync_dir``.
 
 A file is replaced by writing a uniquely named temporary file next to it, fsyncing it, renaming
 it over the target (``os.replace`` is atomic on POSIX) and fsyncing the directory, so a reader or
