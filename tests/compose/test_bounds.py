@@ -12,7 +12,9 @@ from torch import Tensor
 
 from softskills.compose import tabular as T
 from softskills.compose.bounds import (
+    BoundNets,
     FitConfig,
+    FittedBounds,
     GaussianGap,
     MonteCarloGap,
     SoftValueGap,
@@ -214,6 +216,9 @@ def test_make_estimator_picks_by_constituent_type() -> None:
     est, why = make_estimator("auto", w, 0.5, [g, g], temperatures=[1.0, 1.0])
     assert est.name == "soft_values" and "differ" in why  # the policies target another temperature
     assert make_estimator("soft_values", w, 1.0, [g, g])[0].name == "soft_values"
+    # no temperatures given: nothing says the policies are exp(Q_i/alpha), so g comes from the Q's
+    assert make_estimator("auto", w, 1.0, [g, g])[0].name == "soft_values"
+    assert make_estimator("auto", w, 1.0, [g, g], temperatures=[1.0])[0].name == "soft_values"
     with pytest.raises(ValueError, match="Gaussian"):
         make_estimator("gaussian", w, 1.0, [g, r])
     with pytest.raises(ValueError, match="unknown estimator"):
@@ -367,3 +372,39 @@ def test_range_projection_caps_maxima_at_actions_the_buffer_never_took() -> None
     # Calling a fit clamps to its ranges: the out-of-range unprojected networks, given the ranges.
     clamped = dataclasses.replace(fits[False], ranges=(c_max, d_max))(*mdp.pairs())
     torch.testing.assert_close(torch.stack(list(clamped.values())), torch.minimum(raw[False].clamp_min(0.0), hi))
+
+
+def constant_fit(c: float, d: float, e: float, ranges: tuple[float, float] | None, obs_dim: int,
+                 act_dim: int) -> FittedBounds:
+    """A fit whose three networks are the constants C* = c, D* = d, D_exact = e everywhere."""
+    nets = BoundNets(obs_dim, act_dim, (4,))
+    with torch.no_grad():
+        nets.net.layers[-1].bias.copy_(torch.tensor([c, d, e]).view(3, 1, 1))
+    return FittedBounds(nets=nets, weights=(0.5, 0.5), alpha=0.5, gamma=0.9, estimator="soft_values",
+                        gradient_steps=0, wall_time_s=0.0, changes=[], ranges=ranges)
+
+
+def test_calling_a_fit_clamps_to_both_ends_of_its_ranges() -> None:
+    """[0, c_max], [0, d_max], [0, c_max]: values below 0 are raised to 0, values above the range lowered."""
+    obs, act = torch.randn(5, 3), torch.randn(5, 2)
+    for (c, d, e), want in [((-1.0, -2.0, -3.0), (0.0, 0.0, 0.0)), ((5.0, 5.0, 5.0), (1.0, 2.0, 1.0)),
+                            ((0.4, 1.5, 0.7), (0.4, 1.5, 0.7))]:
+        got = constant_fit(c, d, e, (1.0, 2.0), 3, 2)(obs, act)
+        for name, w in zip(("c_star", "d_star", "d_exact"), want):
+            torch.testing.assert_close(got[name], torch.full((5,), w), rtol=0, atol=1e-6, msg=name)
+    raw = constant_fit(-1.0, 5.0, -3.0, None, 3, 2)(obs, act)  # no ranges: no clamping
+    assert float(raw["c_star"][0]) == pytest.approx(-1.0) and float(raw["d_star"][0]) == pytest.approx(5.0)
+
+
+def test_bound_statistics_bracket_formulas_on_hand_set_values() -> None:
+    """regret_lower = max(0, D_exact - C*) and regret_upper = min(D*, D_exact), with values for which neither
+    is trivially 0 (a fitted one is, since C* >= D_exact by theory)."""
+    mdp = FiniteMDP(seed=2, S=2, A=2)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    qn = q.normalised()
+    est = SoftValueGap(qn.weights, qn.alpha)
+    cands = enumerated_actions(torch.eye(mdp.A))
+    for (c, d, e), lower, upper in [((0.1, 0.5, 0.3), 0.2, 0.3), ((0.6, 0.2, 0.4), 0.0, 0.2)]:
+        stats = bound_statistics(constant_fit(c, d, e, None, mdp.S + 1, mdp.A), q, mdp.buffer(), est, cands)
+        for k, v in (("c_star", c), ("d_star", d), ("d_exact", e), ("regret_lower", lower), ("regret_upper", upper)):
+            assert stats[k]["min"] == pytest.approx(v, abs=1e-6) and stats[k]["max"] == pytest.approx(v, abs=1e-6), k

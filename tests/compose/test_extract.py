@@ -120,8 +120,9 @@ def test_sac_extraction_matches_the_boltzmann_policy(no_env: dict[str, int], wei
     assert no_env == {"make": 0, "step": 0, "reset": 0}
 
 
-def test_svgd_extraction_matches_the_boltzmann_policy(no_env: dict[str, int]) -> None:
-    weights, alpha = (0.5, 0.5), 1.0
+@pytest.mark.parametrize(("weights", "alpha"), [((0.5, 0.5), 1.0), ((1.0, 1.0), 0.5)], ids=["mean", "sum"])
+def test_svgd_extraction_matches_the_boltzmann_policy(no_env: dict[str, int], weights: tuple, alpha: float) -> None:
+    # alpha != 1 in the "sum" case: at alpha = 1, Q and Q/alpha are the same target and a missing 1/alpha is invisible
     q = ComposedQ([QuadraticTwinQ(M1, S1), QuadraticTwinQ(M2, S2)], weights, alpha)
     ext = ExtractConfig(method="svgd", steps=700, batch_size=32, lr=3e-3, hidden=(32, 32))
     res = extract_policy(q, bandit_buffer(), ext)
@@ -133,7 +134,8 @@ def test_svgd_extraction_matches_the_boltzmann_policy(no_env: dict[str, int]) ->
     assert float(res.agent.log_alpha.exp()) == pytest.approx(alpha)
     assert res.env_steps == 0 and no_env == {"make": 0, "step": 0, "reset": 0}
     # The sharper sum form is distinguishable at this accuracy: its std is 1/sqrt(2) of the mean form's.
-    assert abs(got_std - boltzmann((1.0, 1.0), alpha)[1]) > 0.03
+    if weights == (0.5, 0.5):
+        assert abs(got_std - boltzmann((1.0, 1.0), alpha)[1]) > 0.03
 
 
 def test_extracted_agent_is_what_build_agent_rebuilds() -> None:
@@ -146,6 +148,7 @@ def test_extracted_agent_is_what_build_agent_rebuilds() -> None:
         rebuilt.load_state_dict(res.agent.state_dict(), strict=True)
         assert res.config.skills == 1 and res.config.algo == ("sac" if method == "sac" else "sql")
         assert all(bool((p == 0).all()) for p in res.agent.critic.parameters())  # the placeholder critic
+        assert all(bool((p == 0).all()) for p in res.agent.target_params)  # and its target copy
         obs = torch.rand(1, 5, 2)
         torch.testing.assert_close(rebuilt.act(obs, deterministic=True), res.agent.act(obs, deterministic=True))
 

@@ -17,6 +17,7 @@ from softskills.compose.composed import ComposedQ
 from softskills.compose.runs import (
     BoundsArgs,
     ComposeArgs,
+    _alpha,
     _composed_task,
     bounds_report,
     compose_runs,
@@ -215,3 +216,16 @@ def test_composed_task_merges_any_coordinates() -> None:
     with pytest.raises(ValueError, match="some runs only"):
         _composed_task([part(goal=[-1, None]), part()])
     np.testing.assert_equal(_composed_task([part(), part()]), {})
+
+
+def test_default_alpha_is_the_weighted_mean_of_the_constituents_temperatures() -> None:
+    """The tiny runs above share alpha 0.5, so only here do the weights and the note matter."""
+    parts = [SimpleNamespace(alpha=0.5), SimpleNamespace(alpha=1.0)]
+    notes: list[str] = []
+    assert _alpha(None, parts, [1.0, 3.0], notes) == pytest.approx((0.5 + 3.0) / 4.0)
+    assert len(notes) == 1 and "differ" in notes[0] and "0.875" in notes[0]
+    same: list[str] = []
+    assert _alpha(None, [SimpleNamespace(alpha=0.5)] * 2, [1.0, 3.0], same) == pytest.approx(0.5) and same == []
+    assert _alpha(2.0, parts, [1.0, 3.0], same) == 2.0 and same == []  # given: used as it is
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
+        _alpha(0.0, parts, [1.0, 1.0], same)

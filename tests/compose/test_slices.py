@@ -14,10 +14,13 @@ torch.set_num_threads(1)
 
 def policies() -> list[torch.nn.Module]:
     return [RealNVPPolicy(4, 5, 3, embed_hidden=(16, 16), st_hidden=(8,), seeds=[1, 2, 3, 4]),
-            GaussianPolicy(3, 5, 2, hidden=(16,), seeds=[5, 6, 7])]
+            GaussianPolicy(3, 5, 2, hidden=(16,), seeds=[5, 6, 7]),
+            # non-default squash and log-std bounds: the copy must carry them (they change sample/log_prob,
+            # not the deterministic probe policy_skill checks itself)
+            GaussianPolicy(3, 5, 2, hidden=(16,), squash=False, log_std_bounds=(-0.2, 0.1), seeds=[8, 9, 10])]
 
 
-@pytest.mark.parametrize("policy", policies(), ids=["realnvp", "gaussian"])
+@pytest.mark.parametrize("policy", policies(), ids=["realnvp", "gaussian", "gaussian-unsquashed-bounded"])
 def test_one_skill_copy_samples_and_scores_like_the_stack(policy: torch.nn.Module) -> None:
     gen = torch.Generator().manual_seed(0)
     n = policy.num_skills
@@ -28,6 +31,7 @@ def test_one_skill_copy_samples_and_scores_like_the_stack(policy: torch.nn.Modul
     for k in range(n):
         one = policy_skill(policy, k)
         assert one.num_skills == 1 and one is not policy
+        assert getattr(one, "squash", None) == getattr(policy, "squash", None)
         a, lp = one.sample(obs.unsqueeze(0), noise[k:k + 1])
         torch.testing.assert_close(a[0], a_all[k], rtol=0, atol=0)
         torch.testing.assert_close(lp[0], lp_all[k].detach(), rtol=0, atol=1e-5)
@@ -56,3 +60,17 @@ def test_bad_skills_and_policies_are_refused() -> None:
 
     with pytest.raises(TypeError, match="GaussianPolicy and RealNVPPolicy"):
         policy_skill(Other(), 0)
+
+
+def test_a_copy_that_does_not_reproduce_the_stack_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The self-check has teeth: a slicing bug (here: always member 0) is caught, not returned."""
+    import softskills.compose.slices as slices
+
+    def member_zero(name: str, src: torch.Tensor, like: torch.Tensor, k: int, n: int) -> torch.Tensor:
+        return src[: like.shape[0]] if src.dim() > 0 and src.shape != like.shape else src
+
+    monkeypatch.setattr(slices, "_member", member_zero)
+    p = GaussianPolicy(3, 5, 2, hidden=(16,), seeds=[5, 6, 7])
+    assert slices.policy_skill(p, 0).num_skills == 1  # member 0 is right for skill 0
+    with pytest.raises(ValueError, match="does not reproduce the stacked policy"):
+        slices.policy_skill(p, 2)

@@ -301,3 +301,12 @@ def test_bad_input_raises() -> None:
         compose(c.Q1, c.Q2, (1.0, -1.0))
     with pytest.raises(ValueError, match="pi_sigma"):
         d_exact(P, pi, pi, pi[:, :1], 0.9, 1.0)
+
+
+def test_a_backup_that_is_not_a_contraction_is_refused() -> None:
+    """The solvers' guard: an expanding backup raises instead of iterating to a meaningless answer."""
+    from softskills.compose.tabular import _fixed_point
+
+    with pytest.raises(RuntimeError, match="not a gamma-contraction"):
+        _fixed_point(lambda x: 2.0 * x + 1.0, np.zeros(3), 0.5)
+    np.testing.assert_allclose(_fixed_point(lambda x: 0.5 * x + 1.0, np.zeros(3), 0.5), 2.0, atol=1e-9)

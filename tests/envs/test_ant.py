@@ -322,3 +322,19 @@ def test_frame_skip_sets_the_control_step(env_id: str) -> None:
     before = fine.xy
     *_, info = fine.step(a)
     np.testing.assert_allclose(info["xy_velocity"], (fine.xy - before) / 0.02, atol=1e-9)
+
+
+def test_custom_velocity_weight_and_goal_radius_are_used() -> None:
+    fast = AntVelocityEnv(velocity_weight=2.5)
+    _place(fast, 0.0, 0.0, vx=1.0)
+    _, r, _, _, info = fast.step(ZERO)
+    speed = float(np.linalg.norm(info["xy_velocity"]))
+    assert speed > 0.1 and info["reward_velocity"] == pytest.approx(2.5 * speed, rel=1e-12)
+    parts = ("reward_velocity", "reward_survive", "reward_ctrl", "reward_contact", "reward_airborne")
+    assert r == pytest.approx(sum(info[k] for k in parts), rel=1e-12)
+    g = CROSS_MAZE_GOALS[2]
+    for radius, offset, reached in ((1.0, 1.5, False), (3.0, 2.5, True)):
+        env = AntMazeEnv(goal=2, goal_reward=7.0, goal_radius=radius)
+        _place(env, g[0] + offset, g[1])
+        _, r, terminated, _, info = env.step(ZERO)
+        assert info["success"] == terminated == reached and r == (7.0 if reached else 0.0), (radius, offset)

@@ -184,3 +184,21 @@ def test_plot_multigoal_reports_the_scripted_agents_goals(tmp_path) -> None:
     assert metrics["goals_reached"] == len(expected_goals)
     assert metrics["success_rate"] == pytest.approx(expected_success, abs=1e-12)
     assert metrics["mean_return"] == pytest.approx(np.mean([ret for _, ret in episodes]), rel=1e-9)
+
+
+def test_custom_goal_reward_and_threshold() -> None:
+    env = _env_at((0.0, -4.2), goal_reward=3.0, goal_threshold=0.2)
+    _, r, term, _, info = env.step(np.array([0.0, -0.5], dtype=np.float32))  # 0.3 from goal 3: outside 0.2
+    assert not term and info["goal_index"] == -1 and r == pytest.approx(-(30.0 * 0.25 + 0.09))
+    _, r, term, _, info = env.step(np.array([0.0, -0.2], dtype=np.float32))  # 0.1 from it
+    assert term and info["goal_index"] == 3 and r == pytest.approx(-(30.0 * 0.04 + 0.01) + 3.0)
+
+
+def test_cost_is_the_distance_term_of_the_reward() -> None:
+    """``cost`` (drawn by plot_multigoal) is c_d times the squared distance to the *nearest* goal."""
+    env = MultiGoalEnv(distance_cost_coeff=0.5)
+    pos = np.array([[0.0, 0.0], [5.0, 1.0], [-4.0, 0.5], [0.0, -5.0]])
+    np.testing.assert_allclose(env.cost(pos), 0.5 * np.array([25.0, 1.0, 1.25, 0.0]))
+    env = _env_at((1.0, 2.0))
+    _, r, _, _, _ = env.step(np.array([0.5, -0.5], dtype=np.float32))
+    assert r == pytest.approx(-(30.0 * 0.5 + float(env.cost(np.array([1.5, 1.5])))))

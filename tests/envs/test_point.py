@@ -356,3 +356,22 @@ def test_scripted_direction_sequence_solves_each_goal(goal: int) -> None:
                 break
         assert terminated and info["success"] and r == 1000.0
         assert t + 1 <= 5 * len(SCRIPTED_DIRECTIONS[goal])  # well within the 200-step episode
+
+
+@pytest.mark.parametrize("env_cls", [PointVelocityEnv, PointMazeEnv])
+def test_snapshot_restore_repeats_the_rollout(env_cls: type) -> None:
+    """The JSON snapshot (what a checkpoint stores) restores position *and* velocity: with inertia the
+    velocity carries into the next steps, so a restore that dropped it would change the rollout."""
+    import json
+
+    env = env_cls(inertia=0.5)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(_act(0.9, 0.2))
+    state = json.loads(json.dumps(env.snapshot()))
+    actions = [_act(-0.3, 0.8), _act(0.1, -0.6), _act(0.0, 0.0)]
+    ref = [env.step(a)[0] for a in actions]
+    other = env_cls(inertia=0.5)
+    other.reset(seed=9)
+    other.restore(state)
+    np.testing.assert_array_equal([other.step(a)[0] for a in actions], ref)

@@ -273,3 +273,15 @@ def test_reach_is_shorter_towards_bottom_left() -> None:
     assert nearest[(-1, -1)] > 0.26
     assert nearest[(1, -1)] < 0.2 and nearest[(0, -1)] < 0.02
     env.close()
+
+
+def test_custom_goal_and_arm_coefficients_weight_their_terms() -> None:
+    """softlearning #15's push-y shaping (c_goal = c_arm = 0.1) and a custom c_ctrl, by hand."""
+    env = _env_at((0.6, -0.7), arm=(0.3, -0.2, 0.1), goal=(None, -1.0), action_cost_coeff=0.2,
+                  goal_distance_cost_coeff=0.1, arm_distance_cost_coeff=0.1)
+    obs0 = _obs(env)
+    tau = np.array([1.0, -2.0, 0.5])
+    _, r, _, _, info = env.step(tau.astype(np.float32))
+    arm = float(np.linalg.norm(obs0[6:9] - obs0[9:12]))
+    assert r == pytest.approx(-(0.2 * 5.25 + 0.1 * 0.3 + 0.1 * arm), abs=1e-9)
+    assert info["goal_distance"] == pytest.approx(0.3)

@@ -110,6 +110,7 @@ def test_vectorised_form_matches_single_wrappers_with_one_forward_per_substep() 
             for j in range(n):
                 o, r, te, tr, info = singles[i][j].step(h[i, j])
                 assert res.reward[i, j] == pytest.approx(r) and res.done[i, j] == (te or tr)
+                assert res.terminated[i, j] == te  # a truncation is not a termination (it bootstraps)
                 assert res.infos[i][j]["substeps"] == info["substeps"]
                 np.testing.assert_allclose(res.final_obs[i, j], o)
                 if te or tr:
@@ -153,6 +154,47 @@ def test_inverse_and_log_det_against_autograd_jacobian() -> None:
     lp = stack.log_prob(obs, a)
     ref = (-0.5 * h.pow(2) - 0.5 * np.log(2 * np.pi)).sum(-1) - logdet
     torch.testing.assert_close(lp, ref)
+
+
+def test_sample_returns_the_log_prob_of_the_action_it_draws() -> None:
+    """``sample``'s log-density is that of the whole stack (the change of variables subtracts the log-det)."""
+    stack = HierarchicalPolicy([FrozenLayer(flow(4, 2, squash=False, seed=1).double(), ObsSlice(0, 4)),
+                                FrozenLayer(flow(4, 2, squash=False, seed=2).double(), ObsSlice(0, 4))])
+    obs = torch.randn(6, 4, dtype=torch.float64)
+    torch.manual_seed(0)
+    a, lp = stack.sample(obs)
+    torch.manual_seed(0)
+    h = torch.randn(6, 2, dtype=torch.float64)  # the top latents sample drew
+    _, logdet = stack(h, obs)
+    assert float(logdet.abs().min()) > 1e-3  # the sign of the log-det matters here
+    torch.testing.assert_close(lp, (-0.5 * h.pow(2) - 0.5 * np.log(2 * np.pi)).sum(-1) - logdet)
+    torch.testing.assert_close(lp, stack.log_prob(obs, a))
+
+
+def test_frozen_layer_acts_with_its_own_skill_on_its_own_slice() -> None:
+    """A K = 2 policy used as skill 1 on obs[2:4]: the layer computes exactly that member on that slice."""
+    policy = flow(2, 2, squash=False, seed=5, k=2)  # unsquashed: no tanh saturation in the inverse
+    layer = FrozenLayer(policy, ObsSlice(2, 4), skill=1)
+    obs, h = torch.randn(6, 5), 0.5 * torch.randn(6, 2)
+    a, _ = layer(h, obs)
+    raw, _ = policy.forward(h.expand(2, -1, -1), obs[:, 2:4].expand(2, -1, -1))
+    torch.testing.assert_close(a, raw[1])
+    assert not torch.allclose(raw[0], raw[1], atol=1e-3)  # skill 0 would act differently
+    assert not torch.allclose(a, FrozenLayer(policy, ObsSlice(0, 2), skill=1)(h, obs)[0], atol=1e-3)
+    torch.testing.assert_close(layer.inverse(a, obs)[0], h, atol=1e-4, rtol=1e-4)
+
+
+def test_wrapper_scales_the_layer_action_to_the_env_box() -> None:
+    """Pendulum's torque box is [-2, 2]: the squashed layer's action in [-1, 1] is scaled onto it."""
+    layer = FrozenLayer(flow(3, 1, seed=6))
+    inner = Recorder(gym.make("Pendulum-v1"))
+    env = LatentActionWrapper(inner, layer)
+    obs, _ = env.reset(seed=0)
+    for h in (np.array([0.8]), np.array([-1.3])):
+        want = 2.0 * layer.act(h, np.asarray(obs, dtype=np.float64))
+        obs, *_ = env.step(h)
+        np.testing.assert_allclose(inner.actions[-1], want, rtol=1e-6, atol=1e-6)
+    assert np.abs(np.concatenate(inner.actions)).max() > 1.0  # outside [-1, 1]: the scaling is visible
 
 
 def test_hierarchical_policy_save_load_round_trip(tmp_path: Path) -> None:

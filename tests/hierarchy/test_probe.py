@@ -20,6 +20,8 @@ def test_latents_with_their_own_directions_are_consistent() -> None:
     c = direction_consistency(_disp(angles), permutations=300)
     assert c["latents"] == 16 and c["rollouts"] == 128
     assert c["within"] > 0.95 and c["null"] < 0.45 and c["p_value"] < 0.01
+    # no shuffle reaches `within`: the add-one smoothed p-value is exactly 1 / (1 + permutations), never 0
+    assert c["p_value"] == pytest.approx(1.0 / 301.0, rel=1e-12)
     # the pooled directions spread all around, as the latents' own directions do
     assert c["pooled"] < 0.2
 

@@ -74,6 +74,21 @@ def test_training_an_upper_layer_leaves_the_lower_run_unchanged(tmp_path: Path) 
     assert_same(before, after)
 
 
+def test_the_upper_layer_holds_each_latent_for_its_repeat(tmp_path: Path) -> None:
+    """cfg.repeat reaches the envs the upper layer trains in (not only the run_info that records it)."""
+    Trainer(cfg(tmp_path / "low", "softskills/PointVelocity-v0", 40)).train()
+    trainer = stacked_trainer(cfg(tmp_path / "up", "softskills/PointMaze-v0", 40, stack_on=str(tmp_path / "low"),
+                                  repeat=3))
+    envs = trainer.envs
+    try:
+        k, n = envs.num_skills, envs.num_envs
+        envs.reset(np.arange(k * n).reshape(k, n))
+        res = envs.step(np.zeros((k, n, envs.act_dim)))
+        assert envs.repeat == 3 and all(info["substeps"] == 3 for row in res.infos for info in row)
+    finally:
+        envs.close()
+
+
 def test_stacked_resume_equals_straight_run(tmp_path: Path) -> None:
     Trainer(cfg(tmp_path / "low", "softskills/PointVelocity-v0", 60)).train()
     up = dict(stack_on=str(tmp_path / "low"), repeat=2)

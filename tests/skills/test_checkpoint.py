@@ -505,6 +505,35 @@ def test_files_and_directories_are_fsynced_around_every_rename(tmp_path: Path, m
         assert events[i + 1] == ("fsync", str(run)), f"no fsync of {run} right after {events[i]}"
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name fsynced descriptors")
+def test_a_new_run_directory_is_made_durable_in_its_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = tmp_path.resolve() / "runs"
+    parent.mkdir()
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
+    save_checkpoint(parent / "new", *small(1))
+    assert str(parent) in synced  # the entry of the created run directory survives a power cut
+    assert counter_of(parent / "new") == 1
+
+
+def test_a_checkpoint_missing_at_the_first_look_is_found_on_a_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a save's renames neither name may exist for an instant: the reader looks again, not fails."""
+    import softskills.skills.checkpoint as ck
+
+    save_checkpoint(tmp_path, *small(1))
+    real_identity, calls = ck._identity, [0]
+
+    def vanishing(path: Path) -> tuple[int, int, int] | None:
+        calls[0] += 1
+        return None if calls[0] <= 2 else real_identity(path)  # both names gone at the first look
+
+    monkeypatch.setattr(ck, "_identity", vanishing)
+    assert counter_of(tmp_path) == 1 and calls[0] > 2
+
+
 def _read_until(server: subprocess.Popen[str], reply: str, saved: list[int], notes: Sequence[str] = ()) -> str:
     """Read the writer server's output up to a line starting with ``reply``, collecting ``saved`` lines.
 
