@@ -87,6 +87,27 @@ def test_bad_inputs_are_named() -> None:
         ResampledPolicy(q).act(torch.zeros(3, 2))
 
 
+
+def test_load_resampled_refuses_a_normal_prior_and_an_unbounded_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusals, on a stand-in for the loaded run (the composed Q, its config and its metadata)."""
+    import softskills.compose.resample as resample_module
+
+    q = ComposedQ([Toy(1.0), Toy(1.0)], (0.5, 0.5), 1.0)
+    box = {"spaces": {"act_low": [-1.0], "act_high": [1.0]}}
+
+    def run(cfg: TrainConfig, meta: dict) -> None:
+        monkeypatch.setattr(resample_module, "load_composed", lambda run_dir, device: (None, q, cfg, meta))
+
+    run(TrainConfig(), box)
+    assert load_resampled("run", candidates=7).candidates == 7  # the control: a uniform prior in a box loads
+    run(TrainConfig(sac=SACConfig(action_prior="normal")), box)
+    with pytest.raises(ValueError, match="action prior 'normal'"):
+        load_resampled("run")
+    for meta in ({"spaces": {"act_low": [-math.inf], "act_high": [math.inf]}}, {"spaces": {}}, {}):
+        run(TrainConfig(), meta)
+        with pytest.raises(ValueError, match="unbounded action space"):
+            load_resampled("run")
+
 def _train(out: Path, goal: list[float | None]) -> str:
     cfg = TrainConfig(env="softskills/Pusher-v0", steps=200, warmup_steps=100, batch_size=32, eval_every=0,
                       eval_episodes=1, log_every=100, checkpoint_every=10_000, threads=1, progress=False,
