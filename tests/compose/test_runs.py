@@ -229,3 +229,35 @@ def test_default_alpha_is_the_weighted_mean_of_the_constituents_temperatures() -
     assert _alpha(2.0, parts, [1.0, 3.0], same) == 2.0 and same == []  # given: used as it is
     with pytest.raises(ValueError, match="alpha must be a finite number > 0"):
         _alpha(0.0, parts, [1.0, 1.0], same)
+
+
+def test_unbounded_constituents_get_an_unsquashed_policy_and_refuse_steps_0(
+    runs: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Constituents in an unbounded action space (stacked upper layers act in R^d): the extracted policy has no
+    tanh, and ``steps=0``, which leaves only resampling from a box, is refused. Here the Pusher runs' recorded
+    action box is replaced by an unbounded one."""
+    import softskills.compose.runs as runs_module
+
+    real_load, real_extract = runs_module.load_constituents, runs_module.extract_policy
+    squashed: list[bool] = []
+
+    def unbounded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        parts = real_load(*args, **kwargs)
+        for c in parts:
+            n = len(c.meta["spaces"]["act_low"])
+            c.meta = {**c.meta, "spaces": {**c.meta["spaces"], "act_low": [-math.inf] * n, "act_high": [math.inf] * n}}
+        return parts
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        squashed.append(kwargs["squash"])
+        return real_extract(*args, **kwargs)
+
+    monkeypatch.setattr(runs_module, "extract_policy", spy)
+    compose_runs([runs["x"], runs["y"]], method="sac", out=tmp_path / "boxed", steps=2, batch_size=32)
+    assert squashed == [True]  # the control: the Pusher's own box gives a squashed policy
+    monkeypatch.setattr(runs_module, "load_constituents", unbounded)
+    with pytest.raises(ValueError, match="needs a bounded action space"):
+        compose_runs([runs["x"], runs["y"]], method="svgd", out=tmp_path / "bare", steps=0, batch_size=32)
+    compose_runs([runs["x"], runs["y"]], method="sac", out=tmp_path / "free", steps=2, batch_size=32)
+    assert squashed == [True, False]
