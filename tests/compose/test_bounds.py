@@ -242,6 +242,16 @@ def test_fit_bounds_refuses_inconsistent_settings() -> None:
                                               action_samples=3)).changes[0])
 
 
+
+def test_a_diverged_fit_raises_instead_of_returning_non_finite_bounds() -> None:
+    """Adam at lr 1e30 without the range projection overflows the networks: an error, not NaN bounds."""
+    mdp = FiniteMDP(seed=2, S=2, A=2)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], (0.5, 0.5), 1.0)
+    cfg = FitConfig(iterations=3, steps_per_iteration=3, batch_size=4, hidden=(4,), action_samples=3, lr=1e30,
+                    clip_to_range=False)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit_bounds(q, mdp.buffer(), SoftValueGap((0.5, 0.5), 1.0), 0.5, cfg)
+
 class CountingGap:
     """A deterministic ``g(s)`` that counts the states it was asked about."""
 
