@@ -293,6 +293,25 @@ def test_fixed_contexts_estimate_g_once_per_transition_and_fit_the_same() -> Non
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
 
+
+def test_the_range_projection_grows_with_the_largest_g_seen_over_all_batches() -> None:
+    """Per-batch contexts (``fixed_contexts=False``) of one transition each: the projection's ranges come from
+    the largest ``g`` of every batch so far, not from the last batch's."""
+    mdp = FiniteMDP(seed=1)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    seen: list[float] = []
+
+    class Recording(CountingGap):
+        def gap(self, obs: Tensor, cand: Tensor, q_i: Tensor) -> Tensor:
+            g = super().gap(obs, cand, q_i)
+            seen.append(float(g.max()))
+            return g
+
+    cfg = FitConfig(iterations=2, steps_per_iteration=5, batch_size=1, hidden=(8,), fixed_contexts=False)
+    fit = fit_bounds(q, mdp.buffer(), Recording(), mdp.gamma, cfg, enumerated_actions(torch.eye(mdp.A)))
+    assert len(seen) == 1 + 2 * 5 and seen[-1] < max(seen)  # the probe batch, then one per step
+    assert fit.ranges == pytest.approx(range_limits(max(seen), mdp.gamma), rel=1e-12)
+
 def test_minibatch_fit_with_fixed_contexts_approaches_the_tabular_bounds() -> None:
     """Minibatches (batch < buffer) of fixed contexts: within 0.1 of the exact bounds (values 0.3 to 0.8;
     the whole-buffer fit of the first test is within 2e-3, the rest is minibatch noise), and the reported
