@@ -128,3 +128,31 @@ def test_atanh_clamped_stays_finite_in_half_precision() -> None:
         assert out.dtype == dtype and torch.isfinite(out).all(), dtype
     x = torch.tensor([0.3], dtype=torch.float64)
     assert atanh_clamped(x).item() == torch.atanh(x).item()
+
+
+def test_log_std_is_clamped_into_its_bounds() -> None:
+    """``log sigma`` outside ``log_std_bounds`` is clamped, in the sample and in its log-density."""
+    policy = make(1, 1, squash=False, log_std_bounds=(-1.0, 0.5))
+    obs = obs_for(1, 3)
+    last = policy.net.layers[-1]
+    for raw, clamped in ((5.0, 0.5), (-5.0, -1.0)):
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(torch.tensor([0.3, raw], dtype=torch.float64).view(1, 1, 2))
+        eps = torch.ones(1, 3, 1, dtype=torch.float64)
+        a, log_prob = policy.sample(obs, eps)
+        sigma = torch.tensor(clamped, dtype=torch.float64).exp()
+        torch.testing.assert_close(a, 0.3 + sigma * eps)
+        want = torch.distributions.Normal(0.3, sigma).log_prob(a).sum(-1)
+        torch.testing.assert_close(log_prob, want)
+
+
+@pytest.mark.parametrize("squash", [True, False])
+def test_deterministic_is_the_zero_noise_sample(squash: bool) -> None:
+    """The mean action ``tanh(mu(s))`` (``mu(s)`` unsquashed): the sample at ``eps = 0``."""
+    policy = make(2, 3, squash=squash)
+    obs = obs_for(2, 6)
+    mean, _ = policy._mean_log_std(obs)
+    torch.testing.assert_close(policy.deterministic(obs), torch.tanh(mean) if squash else mean)
+    zero = torch.zeros(2, 6, 3, dtype=torch.float64)
+    torch.testing.assert_close(policy.deterministic(obs), policy.sample(obs, zero)[0])

@@ -375,3 +375,23 @@ def test_one_sac_update_moves_the_flow() -> None:
     losses = agent.update(batch)
     assert all(torch.isfinite(v).all() for v in losses.values())
     assert all(not torch.equal(p0, p) for p0, p in zip(before, policy.parameters()))
+
+
+def test_conditioner_off_block_weights_are_masked_out_and_get_no_gradient() -> None:
+    """The t- and s-nets stay separate: off-block entries of the fused weights change nothing and
+    receive zero gradient (the block mask, not the zero initialisation, keeps them apart)."""
+    k, b, d_a, e, d_b, hidden = 2, 4, 2, 3, 3, (5, 4)
+    cond = StackedConditioner(k, d_a, e, d_b, hidden).double()
+    x = torch.randn(k * b, d_a, dtype=torch.float64)
+    ctx = torch.randn(k * b, e, dtype=torch.float64)
+    before = cond(x, ctx).detach()
+    with torch.no_grad():
+        for i in range(1, len(cond.weight)):
+            off = getattr(cond, f"block_mask_{i}") == 0
+            cond.weight[i][:, off] = 7.0
+    out = cond(x, ctx)
+    torch.testing.assert_close(out, before, rtol=0, atol=0)
+    out.pow(2).sum().backward()
+    for i in range(1, len(cond.weight)):
+        off = getattr(cond, f"block_mask_{i}") == 0
+        assert torch.equal(cond.weight[i].grad[:, off], torch.zeros_like(cond.weight[i].grad[:, off]))

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from softskills.library import LibraryError, SkillLibrary
 from softskills.workflows.common import add_run
@@ -75,3 +76,19 @@ def test_writer_sigkilled_before_the_commit_leaves_the_previous_library(run2: Pa
     assert lib.names() == ["old"] and lib.verify() == ["old"]
     add_run(lib, run2, ["k0", "k1"])  # the names are free, and the leftovers are replaced
     assert lib.names() == ["k0", "k1", "old"] and lib.verify() == ["k0", "k1", "old"]
+
+
+def test_split_run_keeps_skill_ks_seed_task_and_buffer(run2: Path, tmp_path: Path) -> None:
+    """Skill ``k`` split out of a K-skill run carries seed ``seed + k`` and row ``k`` of the replay buffer."""
+    from softskills.library.split import split_run
+    from softskills.skills.checkpoint import load_checkpoint
+
+    _, meta, buf = load_checkpoint(run2)
+    assert buf is not None
+    for k in range(2):
+        _, one_meta, one_buf = load_checkpoint(split_run(run2, k, tmp_path / f"s{k}"))
+        assert one_meta["config"]["seed"] == meta["config"]["seed"] + k and one_meta["config"]["skills"] == 1
+        assert one_meta["tasks"] == [meta["tasks"][k]] and one_meta["run_info"]["split_from"]["skill"] == k
+        assert one_buf is not None and one_buf.keys() == buf.keys()
+        assert all(torch.equal(one_buf[name], buf[name][k : k + 1]) for name in buf)
+    assert not all(torch.equal(buf[name][0], buf[name][1]) for name in buf)  # the rows differ

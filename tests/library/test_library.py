@@ -454,3 +454,11 @@ def test_render_graph_writes_a_png(lib: SkillLibrary, tmp_path: Path) -> None:
     assert bound_summary(None) == "no bounds"
     empty = render_graph(SkillLibrary(tmp_path / "empty"), tmp_path / "empty.png")
     assert empty.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_of_one_skill_checks_its_whole_lineage_only(lib: SkillLibrary) -> None:
+    assert lib.verify("top") == ["high", "prim", "top"] and lib.verify("pend") == ["pend"]
+    shutil.rmtree(lib.skill_dir("prim"))
+    with pytest.raises(LibraryError, match=r"skill 'prim' is listed .* files are missing"):
+        lib.verify("top")  # a layer below the named skill is gone
+    assert lib.verify("pend") == ["pend"]

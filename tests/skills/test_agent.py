@@ -163,3 +163,30 @@ def test_config_rejects_bad_values() -> None:
         SACConfig(tau=0.0)
     with pytest.raises(ValueError, match="action_prior"):
         SACConfig(action_prior="laplace")  # type: ignore[arg-type]
+
+
+def test_target_comes_from_the_target_critics_and_alpha_is_a_constant() -> None:
+    """``y`` bootstraps from the *target* twins (not the online ones), the default entropy target is
+    ``-|A|``, and neither the actor nor the critic loss sends a gradient into ``log alpha``."""
+    agent = make_agent([0])
+    assert agent.target_entropy == -float(ACT)
+    with torch.no_grad():
+        agent.target_params[-1].add_(5.0)  # last bias of both target twins: Qbar = Q + 5
+    g = torch.Generator().manual_seed(4)
+    batch = random_batch(1, g)
+    noise, next_noise = torch.randn(1, B, ACT, generator=g), torch.randn(1, B, ACT, generator=g)
+    losses = agent.compute_losses(batch, noise, next_noise)
+    alpha = agent.log_alpha.detach().exp()
+    with torch.no_grad():
+        next_a, next_log_pi = agent.policy.sample(batch.next_obs, next_noise)
+        q = agent.critic(batch.obs, batch.act)
+
+        def y_from(params: list[torch.Tensor] | None) -> torch.Tensor:
+            next_q = agent.critic(batch.next_obs, next_a, params)
+            return soft_q_target(batch.rew, batch.terminated, next_q, next_log_pi, None, alpha, CFG.gamma, 1.0)
+
+    assert torch.allclose(losses["qf_loss"], critic_loss(q, y_from(agent.target_params)), rtol=1e-5)
+    assert not torch.allclose(losses["qf_loss"], critic_loss(q, y_from(None)), rtol=1e-3)
+    agent.optimizer.zero_grad(set_to_none=True)
+    (losses["actor_loss"].sum() + losses["qf_loss"].sum()).backward()
+    assert agent.log_alpha.grad is None

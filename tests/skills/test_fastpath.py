@@ -214,3 +214,11 @@ def test_uniform_prior_none_is_bitwise_zero_prior() -> None:
     assert torch.equal(soft_q_target(r, d, q, lp, None, alpha, 0.99, 2.0),
                        soft_q_target(r, d, q, lp, zero, alpha, 0.99, 2.0))
     assert torch.equal(actor_loss(lp, None, q, alpha), actor_loss(lp, zero, q, alpha))
+
+
+def test_scale_action_maps_the_unit_box_onto_low_high() -> None:
+    """``-1 -> low``, ``1 -> high``, linear in between, clipped outside (the reference of the test above)."""
+    low, high = np.array([-2.0, 0.0]), np.array([2.0, 10.0])
+    a = np.array([[-1.0, -1.0], [0.0, 0.5], [1.0, 1.0], [1.5, -3.0]])
+    want = np.array([[-2.0, 0.0], [0.0, 7.5], [2.0, 10.0], [2.0, 0.0]])
+    np.testing.assert_allclose(scale_action(a, low, high), want)

@@ -487,3 +487,20 @@ def test_sql_learns_the_boltzmann_policy_of_a_bandit() -> None:
     std = math.sqrt(_trapezoid((x - mean) ** 2 * p, x))  # 0.158
     assert draws.mean().item() == pytest.approx(mean, abs=0.05)
     assert draws.std().item() == pytest.approx(std, abs=0.04)
+
+
+def test_soft_value_uses_the_min_of_the_target_twins() -> None:
+    """``V(s')`` is the uniform-IS soft value of ``min_j Qbar_j`` at the given actions: the *target*
+    twins (perturbed here so they differ from the online ones) and their minimum, not the maximum."""
+    agent = _agent(1, alpha=0.7)
+    with torch.no_grad():
+        agent.target_params[-1].add_(torch.tensor([2.0, -3.0]).view(2, 1, 1))  # twins differ by 5
+    batch = _batch(1)
+    noise, next_noise = _noise(agent, 1)
+    out = agent.compute_losses(batch, noise, next_noise)
+    m = agent.config.value_particles
+    obs = batch.next_obs.unsqueeze(2).expand(1, 10, m, OBS).reshape(1, 10 * m, OBS)
+    with torch.no_grad():
+        twins = agent.critic(obs, next_noise.reshape(1, 10 * m, ACT), agent.target_params).view(1, 2, 10, m)
+    want = soft_value_uniform_is(twins.min(dim=1).values, 0.7, ACT).mean(-1)
+    torch.testing.assert_close(out["next_v"], want)

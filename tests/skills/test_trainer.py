@@ -328,3 +328,49 @@ def test_cli_bad_input_clear_error(argv: list[str], message: str, capsys: pytest
 def test_non_positive_steps_refused() -> None:
     with pytest.raises(ValueError, match="steps must be positive"):
         TrainConfig(steps=0)
+
+
+def test_evaluate_seeds_each_episode_and_stops_each_at_its_own_end() -> None:
+    """Episode ``e`` of every skill starts from ``seed + e``; returns and lengths stop where each ends."""
+    from tests.skills._noss_env import NoSnapshotEnv
+
+    class Still:  # action 0: the position stays at its start x0, so the return is -|x0| per step
+        def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+            return torch.zeros(obs.shape[0], obs.shape[1], 1)
+
+    envs = SkillEnvs([lambda: NoSnapshotEnv(terminate_at=3), NoSnapshotEnv], num_envs=2)
+    res = evaluate(Still(), envs, seed=5)  # type: ignore[arg-type]
+    envs.close()
+    x0 = np.array([abs(NoSnapshotEnv().reset(seed=5 + e)[0][0]) for e in range(2)])
+    assert x0[0] != x0[1]
+    np.testing.assert_array_equal(res.lengths, [[3, 3], [10, 10]])
+    np.testing.assert_allclose(res.returns, -np.stack([3 * x0, 10 * x0]))
+
+
+def test_logged_episode_return_and_length_are_each_episodes_own(tmp_path: Path) -> None:
+    """``charts/episodic_return`` is the sum of one episode's stored rewards (reset between episodes)."""
+    from softskills.skills.logger import read_csv
+
+    t = Trainer(small(tmp_path, steps=30, warmup_steps=30, env="test/NoSnapshot-v0"))
+    t.train()
+    rew = t.buffer.storage["rew"][0, :30].double().numpy()
+    logged = read_csv(tmp_path)
+    assert [s for s, _ in logged["charts/episodic_return"]] == [10, 20, 30]
+    want = rew.reshape(3, 10).sum(1)
+    np.testing.assert_allclose([v for _, v in logged["charts/episodic_return"]], want, rtol=1e-5)
+    assert [v for _, v in logged["charts/episodic_length"]] == [10.0, 10.0, 10.0]
+
+
+def test_non_finite_tracker_keeps_the_first_record_only() -> None:
+    """Later, wider blow-ups do not overwrite the first bad update, its env step, losses or skills."""
+    from softskills.skills.nonfinite import NonFiniteTracker
+
+    tracker = NonFiniteTracker(("qf_loss", "actor_loss"), 3, torch.device("cpu"))
+    ok = torch.zeros(3)
+    tracker.observe({"qf_loss": ok, "actor_loss": ok}, update=2, step=20)
+    tracker.check("nothing")  # all finite: no error
+    tracker.observe({"qf_loss": torch.tensor([0.0, math.nan, 0.0]), "actor_loss": ok}, update=3, step=30)
+    tracker.observe({"qf_loss": torch.full((3,), math.inf), "actor_loss": torch.full((3,), math.nan)}, 4, 40)
+    with pytest.raises(NonFiniteLossError) as e:
+        tracker.check("the checkpoint")
+    assert str(e.value).startswith("non-finite qf_loss (skills [1]) first at update 3 (env step 30);")
