@@ -37,7 +37,6 @@ import softskills
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import pretrained
 from softskills.hierarchy.stack import PRETRAINED_PREFIX
-from softskills.skills.atomic import discard_dir, fsync_dir, is_leftover, write_atomic
 from softskills.library.errors import LibraryError
 from softskills.library.graph import check_graph, empty_graph, graph_from_bytes, graph_to_bytes
 from softskills.library.ingest import (
@@ -52,6 +51,7 @@ from softskills.library.lock import LibraryLock
 from softskills.library.record import KINDS, SkillRecord, check_name
 from softskills.library.stacking import LoadedSkill, stack_policy
 from softskills.library.validate import check_tags, check_weights, infer_kind, same_policy
+from softskills.skills.atomic import discard_dir, fsync_dir, is_leftover, write_atomic
 from softskills.skills.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from softskills.skills.loading import load_run
 
