@@ -184,7 +184,7 @@ def test_sigkill_at_random_moments_leaves_a_valid_library(server: Server, runs: 
     elapsed = time.monotonic() - start
     print(f"library kill test: {KILLS} kills in {elapsed:.1f}s, {graph_writes} graph writes, "
           f"{dirty} kills left leftovers, {stacked} libraries held stacked skills, sizes {sizes}")
-    assert graph_writes >= KILLS  # the writers did real work between kills (fewer on a loaded box: time-based kills)
+    assert graph_writes >= 2 * KILLS  # the writers did real work between kills
     assert dirty >= 3  # some kills landed mid-write (a skill directory written but not yet listed, or a temp file)
     assert len(set(sizes)) >= 3 and stacked >= 3  # adds, removals and stacked skills were all exercised
 

@@ -11,6 +11,15 @@ from softskills.skills.buffer import ReplayBuffer
 from softskills.skills.vec import SkillEnvs
 
 
+def counted(capacity: int, n: int = 6) -> ReplayBuffer:
+    """A one-skill buffer after ``n`` adds of the transition whose every field is ``t`` (t = 0, 1, ...)."""
+    buf = ReplayBuffer(1, capacity=capacity, obs_dim=1, act_dim=1)
+    for t in range(n):
+        v = torch.full((1, 1, 1), float(t))
+        buf.add(v, v, v[..., 0], v, torch.zeros(1, 1))
+    return buf
+
+
 def test_add_wraps_and_samples_only_filled_rows() -> None:
     buf = ReplayBuffer(2, capacity=5, obs_dim=1, act_dim=1)
     for t in range(7):
@@ -70,10 +79,7 @@ def test_inactive_envs_are_not_stepped() -> None:
 
 def test_wrapped_state_round_trip_is_exact() -> None:
     """Same capacity: the layout and write pointer survive, so sampling continues identically."""
-    buf = ReplayBuffer(1, capacity=4, obs_dim=1, act_dim=1)
-    for t in range(6):
-        v = torch.full((1, 1, 1), float(t))
-        buf.add(v, v, v[..., 0], v, torch.zeros(1, 1))
+    buf = counted(4)
     copy = ReplayBuffer(1, capacity=4, obs_dim=1, act_dim=1)
     assert copy.load_state(buf.state_tensors(), buf.state_meta()) is True
     assert copy.ptr == buf.ptr == 2
@@ -89,10 +95,7 @@ def test_wrapped_state_round_trip_is_exact() -> None:
 
 
 def test_state_round_trip_into_larger_capacity_keeps_order() -> None:
-    buf = ReplayBuffer(1, capacity=4, obs_dim=1, act_dim=1)
-    for t in range(6):  # wraps: holds 2, 3, 4, 5 with ptr at 2
-        v = torch.full((1, 1, 1), float(t))
-        buf.add(v, v, v[..., 0], v, torch.zeros(1, 1))
+    buf = counted(4)  # wraps: holds 2, 3, 4, 5 with ptr at 2
     big = ReplayBuffer(1, capacity=10, obs_dim=1, act_dim=1)
     assert big.load_state(buf.state_tensors(), buf.state_meta()) is False  # rewritten in time order
     assert big.storage["obs"][0, :4, 0].tolist() == [2.0, 3.0, 4.0, 5.0]
@@ -135,10 +138,7 @@ def test_a_multi_row_add_that_wraps_writes_both_parts(packed: bool) -> None:
 
 def test_sampling_right_after_load_state_sees_the_restored_rows() -> None:
     """No add between load_state and sample: the fill level the sampler reads must be restored too."""
-    buf = ReplayBuffer(1, capacity=8, obs_dim=1, act_dim=1)
-    for t in range(6):
-        v = torch.full((1, 1, 1), float(t))
-        buf.add(v, v, v[..., 0], v, torch.zeros(1, 1))
+    buf = counted(8)
     copy = ReplayBuffer(1, capacity=8, obs_dim=1, act_dim=1)
     copy.load_state(buf.state_tensors(), buf.state_meta())
     torch.manual_seed(0)
