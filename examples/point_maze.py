@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from softskills.envs.point import MAZE_GOALS, WALLS
+from softskills.envs.plot_point_maze import draw_point_maze
 from softskills.hierarchy import LayerSpec, run_env_factory, stacked_trainer, train_stagewise
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
@@ -67,21 +67,9 @@ def plot(paths: dict[str, list[np.ndarray]], rates: dict[str, float], goal: int,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, Rectangle
-
     fig, axes = plt.subplots(1, len(paths), figsize=(4.2 * len(paths), 4), squeeze=False)
     for ax, (name, ps) in zip(axes[0], paths.items()):
-        for x0, y0, x1, y1 in WALLS:
-            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.35"))
-        ax.add_patch(Circle(MAZE_GOALS[goal], 0.5, color="tab:green", alpha=0.3))
-        for p in ps:
-            if len(p):
-                ax.plot(p[:, 0], p[:, 1], lw=0.8, alpha=0.8)
-        ax.plot(0, 0, "k*", ms=10)
-        ax.set_title(f"{name}: {rates[name]:.0%} success")
-        ax.set_aspect("equal")
-        ax.set_xlim(WALLS[:, 0].min(), WALLS[:, 2].max())
-        ax.set_ylim(WALLS[:, 1].min(), WALLS[:, 3].max())
+        draw_point_maze(ax, ps, goal, f"{name}: {rates[name]:.0%} success")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -73,22 +73,10 @@ def plot_maze(paths: list[np.ndarray], success: float, goal: int, out: Path) -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, Rectangle
-
-    from softskills.envs.point import MAZE_GOALS, WALLS
+    from softskills.envs.plot_point_maze import draw_point_maze
 
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
-    for x0, y0, x1, y1 in WALLS:
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, color="0.35"))
-    ax.add_patch(Circle(MAZE_GOALS[goal], 0.5, color="tab:green", alpha=0.3))
-    for p in paths:
-        if len(p):
-            ax.plot(p[:, 0], p[:, 1], lw=0.8, alpha=0.8)
-    ax.plot(0, 0, "k*", ms=10)
-    ax.set_title(f"point-maze (stacked on point-walk): {success:.0%} success")
-    ax.set_aspect("equal")
-    ax.set_xlim(WALLS[:, 0].min(), WALLS[:, 2].max())
-    ax.set_ylim(WALLS[:, 1].min(), WALLS[:, 3].max())
+    draw_point_maze(ax, paths, goal, f"point-maze (stacked on point-walk): {success:.0%} success")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
