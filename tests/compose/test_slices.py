@@ -33,7 +33,9 @@ def test_one_skill_copy_samples_and_scores_like_the_stack(policy: torch.nn.Modul
         assert one.num_skills == 1 and one is not policy
         assert getattr(one, "squash", None) == getattr(policy, "squash", None)
         a, lp = one.sample(obs.unsqueeze(0), noise[k:k + 1])
-        torch.testing.assert_close(a[0], a_all[k], rtol=0, atol=0)
+        # bitwise on the Intel boxes; on an AMD EPYC box MKL's batched GEMM rounds a batch of 1 and a batch
+        # of K differently in the last bit (3e-8 seen), so allow that much and no more
+        torch.testing.assert_close(a[0], a_all[k], rtol=0, atol=1e-6)
         torch.testing.assert_close(lp[0], lp_all[k].detach(), rtol=0, atol=1e-5)
         torch.testing.assert_close(one.log_prob(obs.unsqueeze(0), a)[0],
                                    policy.log_prob(stacked, a_all)[k].detach(), rtol=0, atol=1e-5)
