@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -41,27 +40,11 @@ from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
 from softskills.skills.memory import retain_freed_memory
 
+from machine import machine_info  # benchmarks/machine.py, beside this script
+
 BATCH = 256
 HIDDEN = 256
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, torch version and whether the CPU has AVX512_BF16 (bf16 GEMMs in hardware)."""
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and model in ("unknown", "x86_64", ""):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
-            "loadavg_1min_at_start": round(os.getloadavg()[0], 2)}
 
 
 # ----------------------------------------------------------------------------- FLOP count

@@ -62,7 +62,14 @@ import torch
 
 from softskills.envs.ant_maze import CROSS_MAZE_GOALS, CROSS_MAZE_WALLS
 from softskills.envs.ant_velocity import FRAME_SKIP
-from softskills.hierarchy import FrozenLayer, load_primitive, resume_stacked, run_env_factory, stacked_trainer
+from softskills.hierarchy import (
+    FrozenLayer,
+    PathRecorder,
+    load_primitive,
+    resume_stacked,
+    run_env_factory,
+    stacked_trainer,
+)
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
 from softskills.skills.loading import load_run
@@ -178,30 +185,15 @@ def rollouts(run: Path, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarra
     """Success ``(K, E)``, final goal distance ``(K, E)`` and xy paths of ``episodes`` per goal."""
     agent, cfg, meta = load_run(run)
     envs = run_env_factory(cfg, meta.get("run_info"))(episodes)
-    base = envs
-    while hasattr(base, "base"):  # the plain maze envs under the latent-action layer
-        base = base.base
-    k = cfg.skills
-    paths: list[list[list[np.ndarray]]] = [[[] for _ in range(episodes)] for _ in range(k)]
-    original = base.step
-
-    def recording_step(actions, active=None):  # type: ignore[no-untyped-def]
-        res = original(actions, active)
-        for i in range(k):
-            for j in range(episodes):
-                if active is None or active[i, j]:
-                    paths[i][j].append(res.final_obs[i, j, -2:].copy())
-        return res
-
-    base.step = recording_step  # type: ignore[method-assign]
     torch.manual_seed(seed)
     held = cfg.hold_latent
     if held:  # act as trained: one latent per episode for each of the E evaluation envs
         agent.policy.hold_latent(num_envs=episodes)
-    res = evaluate(agent, envs, seed=seed, deterministic=held)
+    with PathRecorder(envs, slice(-2, None)) as rec:  # the ant's xy (the observation's last two), every env step
+        res = evaluate(agent, envs, seed=seed, deterministic=held)
     success = np.array([[bool(info["success"]) for info in row] for row in res.final_infos])
     dist = np.array([[float(info["goal_distance"]) for info in row] for row in res.final_infos])
-    return success, dist, [[np.array(p) for p in row] for row in paths]
+    return success, dist, [rec.paths(k) for k in range(cfg.skills)]
 
 
 def plot(results: dict[str, dict[str, Any]], paths: dict[str, list[list[np.ndarray]]], goals: list[int],

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from softskills.envs.plot_point_maze import draw_point_maze
-from softskills.hierarchy import LayerSpec, run_env_factory, stacked_trainer, train_stagewise
+from softskills.hierarchy import LayerSpec, PathRecorder, run_env_factory, stacked_trainer, train_stagewise
 from softskills.skills.config import TrainConfig
 from softskills.skills.evaluate import evaluate
 from softskills.skills.loading import load_run
@@ -41,24 +41,11 @@ def rollouts(run: Path, episodes: int = 20, seed: int = 123) -> tuple[float, lis
     """Success rate and the xy paths of ``episodes`` sampled episodes of a run (its whole stack)."""
     agent, cfg, meta = load_run(run)
     envs = run_env_factory(cfg, meta.get("run_info"))(episodes)
-    base = envs
-    while hasattr(base, "base"):  # the plain envs under the latent-action layers
-        base = base.base
     torch.manual_seed(0)
-    paths: list[list[np.ndarray]] = [[] for _ in range(episodes)]
-    original = base.step
-
-    def recording_step(actions, active=None):  # type: ignore[no-untyped-def]
-        res = original(actions, active)
-        for j in range(episodes):
-            if active is None or active[0, j]:
-                paths[j].append(res.final_obs[0, j, 2:4].copy())
-        return res
-
-    base.step = recording_step  # type: ignore[method-assign]
-    res = evaluate(agent, envs, seed=seed, deterministic=False)
+    with PathRecorder(envs, slice(2, 4)) as rec:  # the point's xy, at every env step
+        res = evaluate(agent, envs, seed=seed, deterministic=False)
     success = float(np.mean([bool(i["success"]) for i in res.final_infos[0]]))
-    return success, [np.array(p) for p in paths]
+    return success, rec.paths(0)
 
 
 def plot(paths: dict[str, list[np.ndarray]], rates: dict[str, float], goal: int, out: Path) -> None:

@@ -2,6 +2,7 @@
 
 from softskills.hierarchy.adapter import ObsFunction, ObsSlice
 from softskills.hierarchy.layer import FrozenLayer
+from softskills.hierarchy.paths import PathRecorder
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import load_primitive, pretrained
 from softskills.hierarchy.stack import (
@@ -25,6 +26,7 @@ __all__ = [
     "LayerSpec",
     "ObsFunction",
     "ObsSlice",
+    "PathRecorder",
     "load_primitive",
     "lower_layers",
     "pretrained",

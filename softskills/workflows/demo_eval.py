@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from softskills.hierarchy import run_env_factory
+from softskills.hierarchy import PathRecorder, run_env_factory
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.loading import load_run
@@ -27,27 +27,14 @@ def maze_rollouts(run: str | os.PathLike[str], episodes: int, seed: int) -> tupl
     """
     agent, cfg, meta = load_run(run)
     envs = run_env_factory(cfg, meta.get("run_info"))(episodes)
-    base = envs
-    while hasattr(base, "base"):  # the plain envs under the latent-action layers
-        base = base.base
-    paths: list[list[np.ndarray]] = [[] for _ in range(episodes)]
-    original = base.step
-
-    def recording_step(actions, active=None):  # type: ignore[no-untyped-def]
-        res = original(actions, active)
-        for j in range(episodes):
-            if active is None or active[0, j]:
-                paths[j].append(res.final_obs[0, j, 2:4].copy())
-        return res
-
-    base.step = recording_step  # type: ignore[method-assign]
     torch.manual_seed(seed)
     try:
-        res = evaluate(agent, envs, seed=seed, deterministic=False)
+        with PathRecorder(envs, slice(2, 4)) as rec:  # the point's xy, at every env step
+            res = evaluate(agent, envs, seed=seed, deterministic=False)
     finally:
         envs.close()
     success = float(np.mean([bool(i["success"]) for i in res.final_infos[0]]))
-    return success, res.returns[0], [np.array(p) for p in paths]
+    return success, res.returns[0], rec.paths(0)
 
 
 def pusher_distances(run: str | os.PathLike[str], episodes: int, seed: int, task: dict[str, Any] | None = None
