@@ -323,7 +323,7 @@ def fit_bounds(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path, re
             print(f"reusing the bounds in {out} (the same command, after the constituents' last checkpoint)",
                   flush=True)
             return json.loads(out.read_text())
-    report = cli_json(argv)
+    report = cli_json([*argv, "--progress" if a.progress else "--no-progress"])  # bars change no result
     tmp = sidecar.with_suffix(".tmp")
     tmp.write_text(json.dumps(argv) + "\n")
     os.replace(tmp, sidecar)

@@ -326,7 +326,7 @@ def test_merge_weights_reach_compose_and_bounds(tmp_path: Path, monkeypatch: pyt
     for weights in (None, [1.0, 1.0]):
         a = argparse.Namespace(quick=True, steps=None, extract_steps=None, episodes=None, fit_iterations=None,
                                fit_steps=None, algo="sql", policy="gaussian", device="cpu", extract_seed=0,
-                               merge_weights=weights)
+                               merge_weights=weights, progress=False)
         b = ex.budget(a)
         ex.compose_merge(a, b, "RUN", 0, tmp_path / "merge")
         ex.fit_bounds(a, b, "RUN", 0, tmp_path / "bounds.json")
@@ -336,6 +336,7 @@ def test_merge_weights_reach_compose_and_bounds(tmp_path: Path, monkeypatch: pyt
         i = argv.index("--weights")
         assert argv[i + 1: i + 3] == ["1.0", "1.0"] and argv[0] in ("compose", "bounds")
     assert [argv[0] for argv in summed] == ["compose", "bounds"]
+    assert [argv[-1] for argv in seen if argv[0] == "bounds"] == ["--no-progress"] * 2  # quiet unless --progress
 
 
 def test_bad_merge_weights_are_refused(tmp_path: Path) -> None:

@@ -55,9 +55,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -84,6 +84,8 @@ __all__ = [
     "range_limits",
     "uniform_actions",
 ]
+
+T = TypeVar("T")
 
 CandidateFn = Callable[[Tensor, torch.Generator], Tensor]
 """``(next_obs (N, ds), generator) -> candidate actions (N, M, da)``."""
@@ -607,6 +609,15 @@ def _targets(ctx: _Context, nets: BoundNets, params: Sequence[Tensor],
         return ctx.cont * torch.stack([ctx.gap + c_next, d_next, ctx.gap + e_next])
 
 
+def _bar(items: Iterable[T], show: bool, desc: str, total: int) -> Iterable[T]:
+    """``items`` behind a tqdm progress bar on stderr when ``show``; else ``items`` themselves."""
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, total=total, dynamic_ncols=True)
+
+
 def fit_bounds(
     q: ComposedQ,
     buffer: UnionBuffer,
@@ -614,6 +625,7 @@ def fit_bounds(
     gamma: float,
     config: FitConfig = FitConfig(),
     candidates: CandidateFn | None = None,
+    progress: bool = False,
 ) -> FittedBounds:
     """Fit ``C*``, ``D*``, ``D_exact`` of the normalised composition by fitted iteration.
 
@@ -625,6 +637,8 @@ def fit_bounds(
         gamma: the constituents' discount, in ``[0, 1)``.
         config: iterations, steps and sizes.
         candidates: candidate actions per next state (default: ``config.action_samples`` uniform).
+        progress: show progress bars on stderr (the contexts of the transitions, then the iterations
+            with the largest change of the last one); they draw no random numbers.
 
     Returns:
         A :class:`FittedBounds`.
@@ -661,7 +675,8 @@ def fit_bounds(
     if whole:
         fixed = context(buffer.all())
     elif config.fixed_contexts:
-        fixed = _Context.cat([context(b) for b in buffer.iter_batches(4096)])
+        batches = _bar(buffer.iter_batches(4096), progress, "bounds: contexts", math.ceil(len(buffer) / 4096))
+        fixed = _Context.cat([context(b) for b in batches])
 
     def sampled(n: int) -> _Context:
         if fixed is None:
@@ -672,7 +687,8 @@ def fit_bounds(
     changes: list[float] = []
     with torch.no_grad():
         last = nets(probe.obs, probe.act)
-    for _ in range(config.iterations):
+    iterations = _bar(range(config.iterations), progress, "bounds: fitting", config.iterations)
+    for _ in iterations:
         frozen = [p.detach().clone() for p in nets.parameters()]
         y_whole = _targets(fixed, nets, frozen, ranges()) if whole else None
         for _ in range(config.steps_per_iteration):
@@ -686,6 +702,8 @@ def fit_bounds(
             now = nets(probe.obs, probe.act)
         changes.append(float((now - last).abs().max()))
         last = now
+        if progress:
+            iterations.set_postfix(change=f"{changes[-1]:.3g}")  # type: ignore[attr-defined]
     if not bool(torch.isfinite(last).all()):
         raise FloatingPointError("the fitted bounds diverged (non-finite values)")
     return FittedBounds(nets=nets, weights=tuple(qn.weights), alpha=qn.alpha, gamma=gamma,
@@ -713,13 +731,14 @@ def bound_statistics(
     candidates: CandidateFn | None = None,
     chunk_size: int = 4096,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Mean, std, min and max over every buffer transition ``(s, a)`` of the bounds (JSON-able).
 
     Keys: ``gap`` (``g(s)``), ``renyi_half`` (``D_1/2(pi1||pi2)(s)``, two constituents only),
     ``c_star``, ``d_star``, ``d_exact`` (at the buffer's ``(s, a)``), ``regret_lower``
     (``max(0, D_exact - C*)``), ``regret_upper`` (``min(D*, D_exact)``) and ``q_sigma`` (the
-    normalised ``Q_Sigma``, for scale); plus ``num_transitions``.
+    normalised ``Q_Sigma``, for scale); plus ``num_transitions``. ``progress`` shows a bar on stderr.
     """
     device = next(fitted.nets.parameters()).device
     qn = q.normalised().to(device)
@@ -727,7 +746,9 @@ def bound_statistics(
     gen = torch.Generator().manual_seed(seed)
     cols: dict[str, list[Tensor]] = {}
     with torch.no_grad():
-        for batch in buffer.iter_batches(chunk_size):
+        batches = _bar(buffer.iter_batches(chunk_size), progress, "bounds: statistics",
+                      math.ceil(len(buffer) / chunk_size))
+        for batch in batches:
             obs, act = batch.obs[0].to(device), batch.act[0].to(device)
             cand = candidates(obs, gen)
             q_i = qn.constituents(obs.unsqueeze(1), cand)

@@ -200,7 +200,7 @@ def _composed_task(parts: Sequence[Constituent]) -> dict[str, Any]:
 
 
 def _bounds(parts: Sequence[Constituent], q: ComposedQ, buffer: UnionBuffer, estimator: str,
-            config: FitConfig, notes: list[str]) -> dict[str, Any]:
+            config: FitConfig, notes: list[str], progress: bool = False) -> dict[str, Any]:
     gammas = {c.gamma for c in parts}
     if len(gammas) != 1:
         raise ValueError(f"the runs use different discounts {sorted(gammas)}; the bounds need one gamma")
@@ -215,9 +215,9 @@ def _bounds(parts: Sequence[Constituent], q: ComposedQ, buffer: UnionBuffer, est
                      "not optimal soft Q's at that temperature, so the bounds are indicative, not certificates")
     est, why = make_estimator(estimator, qn.weights, qn.alpha, [c.agent for c in parts], [c.skill for c in parts],
                               temps, seed=config.seed)
-    fitted = fit_bounds(q, buffer, est, gamma, config)
+    fitted = fit_bounds(q, buffer, est, gamma, config, progress=progress)
     cands = uniform_actions(config.action_samples, q.act_dim)
-    stats = bound_statistics(fitted, q, buffer, est, cands, seed=config.seed)
+    stats = bound_statistics(fitted, q, buffer, est, cands, seed=config.seed, progress=progress)
     return {
         "gamma": gamma, "estimator": est.name, "estimator_reason": why, "theorem_setting": theorem,
         "fit": {"iterations": config.iterations, "steps_per_iteration": config.steps_per_iteration,
@@ -240,6 +240,7 @@ def bounds_report(
     estimator: str = "auto",
     config: FitConfig | None = None,
     device: str = "cpu",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Per-state statistics of the composition bounds over the union of the runs' buffers (JSON-able).
 
@@ -247,7 +248,7 @@ def bounds_report(
     :mod:`softskills.compose.bounds`); ``alpha`` defaults to the constituents' common temperature.
     ``stats`` has mean/std/min/max of ``gap``, ``renyi_half`` (two runs), ``c_star``, ``d_star``,
     ``d_exact``, ``regret_lower``, ``regret_upper`` and ``q_sigma`` over the buffer's ``(s, a)``.
-    No environment is built; ``env_steps`` is 0.
+    No environment is built; ``env_steps`` is 0. ``progress`` shows the fit's progress bars on stderr.
     """
     config = config or FitConfig(device=device)
     parts = load_constituents(run_dirs, skills, device)
@@ -256,7 +257,7 @@ def bounds_report(
     a = _alpha(alpha, parts, w, notes)
     q = ComposedQ([c.agent.critic for c in parts], w, a, [c.skill for c in parts])
     buffer = UnionBuffer([c.buffer for c in parts], [c.skill for c in parts])
-    report = _bounds(parts, q, buffer, estimator, config, notes)
+    report = _bounds(parts, q, buffer, estimator, config, notes, progress)
     qn = q.normalised()
     return {
         "runs": [c.run_dir for c in parts], "skills": [c.skill for c in parts], "weights": w, "alpha": a,
@@ -478,6 +479,8 @@ class BoundsArgs:
     """Fitted-iteration settings."""
     out: str = ""
     """Also write the report to this JSON file."""
+    progress: bool = True
+    """Show progress bars on stderr while the contexts, the iterations and the statistics are computed."""
 
 
 def run_compose(args: ComposeArgs) -> dict[str, Any]:
@@ -496,7 +499,8 @@ def run_compose(args: ComposeArgs) -> dict[str, Any]:
 def run_bounds(args: BoundsArgs) -> dict[str, Any]:
     """``softskills bounds``: :func:`bounds_report` with the CLI's arguments; returns the report."""
     report = bounds_report(list(args.run_dirs), list(args.weights) or None, skills=list(args.skills) or None,
-                           alpha=args.alpha, estimator=args.estimator, config=args.fit, device=args.fit.device)
+                           alpha=args.alpha, estimator=args.estimator, config=args.fit, device=args.fit.device,
+                           progress=args.progress)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     return report

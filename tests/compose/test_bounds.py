@@ -437,3 +437,24 @@ def test_bound_statistics_bracket_formulas_on_hand_set_values() -> None:
         stats = bound_statistics(constant_fit(c, d, e, None, mdp.S + 1, mdp.A), q, mdp.buffer(), est, cands)
         for k, v in (("c_star", c), ("d_star", d), ("d_exact", e), ("regret_lower", lower), ("regret_upper", upper)):
             assert stats[k]["min"] == pytest.approx(v, abs=1e-6) and stats[k]["max"] == pytest.approx(v, abs=1e-6), k
+
+
+def test_progress_bars_go_to_stderr_and_change_no_result(capsys: pytest.CaptureFixture[str]) -> None:
+    """``progress=True`` shows the contexts, fitting and statistics bars; the fit and its statistics are
+    bit for bit those of a quiet run (the bars draw no random numbers)."""
+    mdp = FiniteMDP(seed=1)
+    q = ComposedQ([table_critic(mdp.Q1), table_critic(mdp.Q2)], alpha=mdp.alpha)
+    qn = q.normalised()
+    cfg = FitConfig(iterations=3, steps_per_iteration=5, batch_size=16, hidden=(16,))
+    results, errs = [], []
+    for progress in (False, True):
+        est, cands = SoftValueGap(qn.weights, qn.alpha), enumerated_actions(torch.eye(mdp.A))
+        fit = fit_bounds(q, mdp.buffer(), est, mdp.gamma, cfg, cands, progress=progress)
+        stats = bound_statistics(fit, q, mdp.buffer(), est, cands, progress=progress)
+        results.append((fit.changes, stats))
+        errs.append(capsys.readouterr().err)
+    assert results[0] == results[1]
+    assert errs[0] == ""
+    for desc in ("bounds: contexts", "bounds: fitting", "bounds: statistics"):
+        assert desc in errs[1], desc
+    assert "change=" in errs[1]
