@@ -296,7 +296,7 @@ def compose_merge(a: argparse.Namespace, b: Budget, run: str, k: int, out: Path)
             "--steps", str(b.extract_steps), "--batch-size", str(b.batch_size), "--lr", "3e-4",
             "--seed", str(a.extract_seed), "--device", a.device, *weights_argv(a), "--out", str(out), "--overwrite"]
     t0 = time.perf_counter()
-    res = cli_json(argv)
+    res = cli_json([*argv, "--progress" if a.progress else "--no-progress"])  # bars change no result
     return {**res, "cli_wall_s": time.perf_counter() - t0, "argv": ["softskills", *argv]}
 
 

@@ -336,7 +336,7 @@ def test_merge_weights_reach_compose_and_bounds(tmp_path: Path, monkeypatch: pyt
         i = argv.index("--weights")
         assert argv[i + 1: i + 3] == ["1.0", "1.0"] and argv[0] in ("compose", "bounds")
     assert [argv[0] for argv in summed] == ["compose", "bounds"]
-    assert [argv[-1] for argv in seen if argv[0] == "bounds"] == ["--no-progress"] * 2  # quiet unless --progress
+    assert [argv[-1] for argv in seen] == ["--no-progress"] * 4  # compose and bounds: quiet unless --progress
 
 
 def test_bad_merge_weights_are_refused(tmp_path: Path) -> None:

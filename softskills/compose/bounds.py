@@ -55,14 +55,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from softskills.compose.composed import ComposedQ
+from softskills.compose.progress import progress_bar
 from softskills.compose.renyi import renyi_half_gaussian, renyi_half_soft_values
 from softskills.compose.slices import policy_skill
 from softskills.compose.union import UnionBuffer
@@ -84,8 +85,6 @@ __all__ = [
     "range_limits",
     "uniform_actions",
 ]
-
-T = TypeVar("T")
 
 CandidateFn = Callable[[Tensor, torch.Generator], Tensor]
 """``(next_obs (N, ds), generator) -> candidate actions (N, M, da)``."""
@@ -609,15 +608,6 @@ def _targets(ctx: _Context, nets: BoundNets, params: Sequence[Tensor],
         return ctx.cont * torch.stack([ctx.gap + c_next, d_next, ctx.gap + e_next])
 
 
-def _bar(items: Iterable[T], show: bool, desc: str, total: int) -> Iterable[T]:
-    """``items`` behind a tqdm progress bar on stderr when ``show``; else ``items`` themselves."""
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=total, dynamic_ncols=True)
-
-
 def fit_bounds(
     q: ComposedQ,
     buffer: UnionBuffer,
@@ -675,7 +665,8 @@ def fit_bounds(
     if whole:
         fixed = context(buffer.all())
     elif config.fixed_contexts:
-        batches = _bar(buffer.iter_batches(4096), progress, "bounds: contexts", math.ceil(len(buffer) / 4096))
+        batches = progress_bar(buffer.iter_batches(4096), progress, "bounds: contexts",
+                               math.ceil(len(buffer) / 4096))
         fixed = _Context.cat([context(b) for b in batches])
 
     def sampled(n: int) -> _Context:
@@ -687,7 +678,7 @@ def fit_bounds(
     changes: list[float] = []
     with torch.no_grad():
         last = nets(probe.obs, probe.act)
-    iterations = _bar(range(config.iterations), progress, "bounds: fitting", config.iterations)
+    iterations = progress_bar(range(config.iterations), progress, "bounds: fitting", config.iterations)
     for _ in iterations:
         frozen = [p.detach().clone() for p in nets.parameters()]
         y_whole = _targets(fixed, nets, frozen, ranges()) if whole else None
@@ -746,7 +737,7 @@ def bound_statistics(
     gen = torch.Generator().manual_seed(seed)
     cols: dict[str, list[Tensor]] = {}
     with torch.no_grad():
-        batches = _bar(buffer.iter_batches(chunk_size), progress, "bounds: statistics",
+        batches = progress_bar(buffer.iter_batches(chunk_size), progress, "bounds: statistics",
                       math.ceil(len(buffer) / chunk_size))
         for batch in batches:
             obs, act = batch.obs[0].to(device), batch.act[0].to(device)

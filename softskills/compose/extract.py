@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from softskills.compose.composed import ComposedQ
+from softskills.compose.progress import progress_bar
 from softskills.compose.union import UnionBuffer
 from softskills.skills.agent_common import make_adam
 from softskills.skills.config import TrainConfig
@@ -141,6 +142,7 @@ def extract_policy(
     ext: ExtractConfig = ExtractConfig(),
     base: TrainConfig | None = None,
     squash: bool = True,
+    progress: bool = False,
 ) -> Extraction:
     """Train a fresh policy towards ``exp(Q_Sigma/alpha)`` on union-buffer states only.
 
@@ -151,6 +153,7 @@ def extract_policy(
         base: the run config whose env settings the extracted run keeps (e.g. a constituent's).
         squash: tanh-squashed actions in ``[-1, 1]`` (``False``: an unbounded latent action space,
             ``sac`` only).
+        progress: show a progress bar of the gradient steps on stderr (with the last logged loss).
 
     Returns:
         An :class:`Extraction`; ``env_steps`` is 0: no environment is constructed or stepped.
@@ -187,7 +190,8 @@ def extract_policy(
 
     step_fn = step_svgd if ext.method == "svgd" else step_sac
     t0 = time.perf_counter()
-    for step in range(1, ext.steps + 1):
+    steps = progress_bar(range(1, ext.steps + 1), progress, f"extraction ({ext.method})", ext.steps)
+    for step in steps:
         obs = buffer.sample(ext.batch_size, gen).obs.to(device)
         loss = step_fn(obs)
         opt.zero_grad(set_to_none=True)
@@ -198,6 +202,8 @@ def extract_policy(
             if not math.isfinite(value):
                 raise FloatingPointError(f"the extraction loss became {value} at step {step}")
             losses.append((step, value))
+            if progress:
+                steps.set_postfix(loss=f"{value:.4g}")  # type: ignore[attr-defined]
     wall = time.perf_counter() - t0
     return Extraction(agent=agent, config=cfg, gradient_steps=ext.steps, wall_time_s=wall, env_steps=0,
                       losses=losses)

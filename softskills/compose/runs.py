@@ -344,6 +344,7 @@ def compose_runs(
     overwrite: bool = False,
     bounds: bool = False,
     bounds_config: FitConfig | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Compose trained runs offline and write the composed run to ``out``.
 
@@ -366,6 +367,7 @@ def compose_runs(
         overwrite: replace a checkpoint already in ``out``.
         bounds: also fit the bounds (:func:`bounds_report`) and store them in ``run_info``.
         bounds_config: settings of that fit.
+        progress: show progress bars of the extraction (and the bounds) on stderr.
 
     Returns:
         JSON-able metrics: ``out``, ``method``, ``weights``, ``alpha``, ``normalised``,
@@ -394,12 +396,12 @@ def compose_runs(
     if steps == 0 and not bounded:
         raise ValueError("steps=0 (--steps 0) leaves a run that can act only by resampling, which needs a bounded "
                          "action space; these runs act in an unbounded one: extract a policy (steps >= 1)")
-    extraction = extract_policy(q, buffer, ext, base, squash=bounded)
+    extraction = extract_policy(q, buffer, ext, base, squash=bounded, progress=progress)
     if steps == 0:
         notes.append("--steps 0: no policy was extracted; evaluate with softskills eval RUN --resample N")
     report = None
     if bounds:
-        report = _bounds(parts, q, buffer, "auto", bounds_config or FitConfig(device=device), notes)
+        report = _bounds(parts, q, buffer, "auto", bounds_config or FitConfig(device=device), notes, progress)
     qn = q.normalised()
     info = {
         "composed_from": [c.run_dir for c in parts], "skills": skill_ids, "weights": w, "alpha": a,
@@ -459,6 +461,8 @@ class ComposeArgs:
     """Replace a checkpoint already in ``out``."""
     bounds: bool = False
     """Also fit the composition bounds and store them in the run's meta."""
+    progress: bool = True
+    """Show progress bars on stderr (the extraction's gradient steps, and the bounds' stages with ``--bounds``)."""
 
 
 @dataclass(frozen=True)
@@ -492,7 +496,7 @@ def run_compose(args: ComposeArgs) -> dict[str, Any]:
         list(args.run_dirs), list(args.weights) or None, args.method, args.out, args.steps,
         skills=list(args.skills) or None, alpha=args.alpha, policy=args.policy, batch_size=args.batch_size,
         lr=args.lr, seed=args.seed, env_kwargs=kwargs, device=args.device, overwrite=args.overwrite,
-        bounds=args.bounds,
+        bounds=args.bounds, progress=args.progress,
     )
 
 

@@ -116,7 +116,7 @@ def run_compose_command(args: ComposeArgs, command: str = "") -> dict[str, Any]:
     fit = getattr(args, "fit", None)
     fit = dataclasses.replace(fit, device=args.device) if fit is not None and fit.device != args.device else fit
     common = dict(alpha=args.alpha, policy=args.policy, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                  env_kwargs=kwargs, device=args.device)
+                  env_kwargs=kwargs, device=args.device, progress=args.progress)
     if not library:
         return compose_runs(list(args.run_dirs), list(args.weights) or None, args.method, args.out, args.steps,
                             skills=list(args.skills) or None, overwrite=args.overwrite, bounds=args.bounds,

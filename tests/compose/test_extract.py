@@ -165,3 +165,19 @@ def test_extraction_refuses_mismatched_buffer_and_bad_settings() -> None:
         ExtractConfig(steps=-1)
     with pytest.raises(ValueError, match="batch_size must be positive"):
         ExtractConfig(batch_size=0)
+
+
+@pytest.mark.parametrize("method", ["sac", "svgd"])
+def test_progress_bar_goes_to_stderr_and_changes_no_result(method: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``progress=True`` shows the gradient steps with the last logged loss; the extracted policy is bit for bit
+    the quiet run's."""
+    q = ComposedQ([QuadraticTwinQ(M1, S1), QuadraticTwinQ(M2, S2)], (0.5, 0.5), 0.7)
+    ext = ExtractConfig(method=method, policy="gaussian", steps=6, batch_size=8, hidden=(16,), log_every=2)
+    runs, errs = [], []
+    for progress in (False, True):
+        runs.append(extract_policy(q, bandit_buffer(), ext, progress=progress))
+        errs.append(capsys.readouterr().err)
+    assert errs[0] == "" and f"extraction ({method})" in errs[1] and "loss=" in errs[1]
+    assert runs[0].losses == runs[1].losses
+    for (name, a), (_, b) in zip(runs[0].agent.policy.state_dict().items(), runs[1].agent.policy.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
