@@ -738,7 +738,7 @@ def bound_statistics(
     cols: dict[str, list[Tensor]] = {}
     with torch.no_grad():
         batches = progress_bar(buffer.iter_batches(chunk_size), progress, "bounds: statistics",
-                      math.ceil(len(buffer) / chunk_size))
+                               math.ceil(len(buffer) / chunk_size))
         for batch in batches:
             obs, act = batch.obs[0].to(device), batch.act[0].to(device)
             cand = candidates(obs, gen)
