@@ -259,28 +259,39 @@ def _normal_log_prob(x: Tensor) -> Tensor:
     return (-0.5 * x.square() - _HALF_LOG_2PI).sum(-1)
 
 
-def _raw_sample(policy: nn.Module, obs: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
-    """A pre-squash sample ``u`` and ``log p(u|s)`` of a Gaussian or Real-NVP policy, ``(K, B, .)``."""
+def _state_part(policy: nn.Module, obs: Tensor, repeats: int) -> tuple[Tensor, ...]:
+    """What a Gaussian or Real-NVP policy computes from the state alone, once per state of ``obs`` ``(K, N, ds)``
+    and then repeated ``repeats`` times along the batch (row ``r N + n`` is state ``n``): ``(mean, log_std)``
+    of a Gaussian, the embedding of a flow, each ``(K, repeats N, .)``. It is most of a policy's cost."""
     from softskills.flows.gaussian import GaussianPolicy
     from softskills.flows.realnvp import RealNVPPolicy
 
     if isinstance(policy, GaussianPolicy):
-        mean, log_std = policy._mean_log_std(obs)
+        parts: tuple[Tensor, ...] = policy._mean_log_std(obs)
+    elif isinstance(policy, RealNVPPolicy):
+        parts = (policy.embedding(obs),)
+    else:
+        raise TypeError(f"no pre-squash density for {type(policy).__name__}")
+    return tuple(x.unsqueeze(1).expand(x.shape[0], repeats, *x.shape[1:]).reshape(x.shape[0], -1, x.shape[-1])
+                 for x in parts)
+
+
+def _raw_sample(policy: nn.Module, state: tuple[Tensor, ...], noise: Tensor) -> tuple[Tensor, Tensor]:
+    """A pre-squash sample ``u`` and ``log p(u|s)`` of a Gaussian or Real-NVP policy, ``(K, B, .)``, from the
+    rows' :func:`_state_part`."""
+    if len(state) == 2:  # a Gaussian's (mean, log_std)
+        mean, log_std = state
         return mean + log_std.exp() * noise, _normal_log_prob(noise) - log_std.sum(-1)
-    if isinstance(policy, RealNVPPolicy):
-        u, log_det = policy(noise, obs)
-        return u, _normal_log_prob(noise) - log_det
-    raise TypeError(f"no pre-squash density for {type(policy).__name__}")
+    u, log_det = policy.transform_with_context(noise, state[0])
+    return u, _normal_log_prob(noise) - log_det
 
 
-def _raw_log_prob(policy: nn.Module, obs: Tensor, u: Tensor) -> Tensor:
-    """``log p(u|s)`` of a pre-squash action under a Gaussian or Real-NVP policy."""
-    from softskills.flows.gaussian import GaussianPolicy
-
-    if isinstance(policy, GaussianPolicy):
-        mean, log_std = policy._mean_log_std(obs)
+def _raw_log_prob(policy: nn.Module, state: tuple[Tensor, ...], u: Tensor) -> Tensor:
+    """``log p(u|s)`` of a pre-squash action under a Gaussian or Real-NVP policy, from the rows' :func:`_state_part`."""
+    if len(state) == 2:
+        mean, log_std = state
         return _normal_log_prob((u - mean) * torch.exp(-log_std)) - log_std.sum(-1)
-    h, log_det = policy.inverse(u, obs)
+    h, log_det = policy.transform_with_context(u, state[0], inverse=True)
     return _normal_log_prob(h) + log_det
 
 
@@ -335,15 +346,18 @@ class MonteCarloGap:
         """``log pi_k(a|s)`` of every policy k at ``samples`` draws from every policy i: ``(n_i, n_k, S, N)``."""
         raw = self._raw_space()
         rep = obs.unsqueeze(0).expand(self.samples, *obs.shape).reshape(-1, obs.shape[-1])  # (S N, ds)
+        # In the pre-squash space each policy's state part (its costly embedding or trunk) runs once per state.
+        states = [_state_part(p, _skill_rows(p, obs), self.samples) for p in self.policies] if raw else []
         rows = []
-        for p_i, k_i in zip(self.policies, self.skills):
+        for i, (p_i, k_i) in enumerate(zip(self.policies, self.skills)):
             noise = torch.randn(p_i.num_skills, rep.shape[0], p_i.act_dim, generator=self.generator, dtype=obs.dtype)
-            draw = _raw_sample if raw else type(p_i).sample
-            act = draw(p_i, _skill_rows(p_i, rep), noise.to(obs.device))[0][k_i]
+            noise = noise.to(obs.device)
+            act = (_raw_sample(p_i, states[i], noise) if raw else type(p_i).sample(p_i, _skill_rows(p_i, rep), noise))
+            act = act[0][k_i]
             cols = []
-            for p, k in zip(self.policies, self.skills):
+            for j, (p, k) in enumerate(zip(self.policies, self.skills)):
                 acts = act.unsqueeze(0).expand(p.num_skills, *act.shape)
-                lp = _raw_log_prob(p, _skill_rows(p, rep), acts) if raw else p.log_prob(_skill_rows(p, rep), acts)
+                lp = _raw_log_prob(p, states[j], acts) if raw else p.log_prob(_skill_rows(p, rep), acts)
                 cols.append(lp[k])
             rows.append(torch.stack(cols))
         return torch.stack(rows).view(len(rows), len(rows), self.samples, obs.shape[0])

@@ -192,8 +192,26 @@ class RealNVPPolicy(nn.Module):
         return self.embed(obs)
 
     def _run(self, x: Tensor, obs: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+        return self.transform_with_context(x, self.embedding(obs), inverse)
+
+    def transform_with_context(self, x: Tensor, ctx: Tensor, inverse: bool = False) -> tuple[Tensor, Tensor]:
+        """:meth:`forward` (or :meth:`inverse`) given the states' :meth:`embedding` ``ctx`` instead of the states.
+
+        The embedding is most of a flow's cost, so a caller that pushes many latents or actions through one
+        state computes it once per state and repeats it along the batch (e.g. Monte Carlo densities).
+
+        Args:
+            x: latents (or pre-squash actions with ``inverse``), ``(K, B, act_dim)``.
+            ctx: the embedding of each row's state, ``(K, B, 2*act_dim)``.
+            inverse: run ``f^{-1}`` instead of ``f``.
+
+        Returns:
+            ``(y, log|det|)`` with shapes ``(K, B, act_dim)`` and ``(K, B)``.
+        """
         k, b, d = x.shape
-        ctx = self.embedding(obs)
+        if ctx.shape != (k, b, 2 * self.act_dim):
+            raise ValueError(f"expected an embedding of shape {(k, b, 2 * self.act_dim)} for x of shape "
+                             f"{tuple(x.shape)}, got {tuple(ctx.shape)}")
         run = self.transform.inverse if inverse else self.transform.forward
         y, logabsdet = run(x.reshape(k * b, d), ctx.reshape(k * b, ctx.shape[-1]))
         return y.view(k, b, d), logabsdet.view(k, b)

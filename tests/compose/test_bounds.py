@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from softskills.compose import tabular as T
 from softskills.compose.bounds import (
@@ -26,6 +26,7 @@ from softskills.compose.bounds import (
 )
 from softskills.compose.composed import ComposedQ
 from softskills.compose.renyi import renyi_half_gaussian
+from softskills.compose.slices import policy_skill
 from softskills.compose.union import UnionBuffer
 from softskills.flows.gaussian import GaussianPolicy
 from softskills.flows.realnvp import RealNVPPolicy
@@ -341,6 +342,38 @@ def test_monte_carlo_gap_and_renyi_share_one_set_of_draws() -> None:
     torch.testing.assert_close(both[1], renyi, rtol=0, atol=0)
     est = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 0.9, samples=8)
     assert all(q.num_skills == 1 for q in est.policies) and list(est.skills) == [0, 0]
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "realnvp"])
+def test_monte_carlo_densities_reuse_each_states_part_across_its_draws(kind: str) -> None:
+    """The estimator runs each policy's state part (trunk or embedding) once per state and repeats it over the
+    draws; its log-densities equal running every policy on the repeated states themselves, draw for draw."""
+    torch.manual_seed(0)
+    if kind == "gaussian":
+        p: nn.Module = GaussianPolicy(2, 3, 2, hidden=(16,), seeds=[0, 1])
+    else:
+        p = RealNVPPolicy(2, 3, 2, embed_hidden=(16, 16), seeds=[0, 1])
+    obs, samples = torch.randn(5, 3), 4
+    est = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 1.0, samples=samples, seed=3)
+    lp = est._log_probs(obs)  # (n_i, n_k, S, N)
+    gen = torch.Generator().manual_seed(3)
+    rep = obs.repeat(samples, 1).unsqueeze(0)  # row r N + n is state n
+    singles = [policy_skill(p, 0), policy_skill(p, 1)]
+    for i, p_i in enumerate(singles):
+        noise = torch.randn(1, samples * 5, 2, generator=gen)
+        if kind == "gaussian":
+            mean, log_std = p_i._mean_log_std(rep)
+            u = mean + log_std.exp() * noise
+        else:
+            u = p_i(noise, rep)[0]
+        for k, p_k in enumerate(singles):
+            if kind == "gaussian":
+                mean, log_std = p_k._mean_log_std(rep)
+                want = torch.distributions.Normal(mean, log_std.exp()).log_prob(u).sum(-1)
+            else:
+                h, log_det = p_k.inverse(u, rep)
+                want = torch.distributions.Normal(0.0, 1.0).log_prob(h).sum(-1) + log_det
+            torch.testing.assert_close(lp[i, k].reshape(1, -1), want, atol=1e-5, rtol=1e-5)
 
 
 def test_range_projection_changes_nothing_when_the_iterates_stay_in_range() -> None:

@@ -60,6 +60,26 @@ def test_invertible(act: int) -> None:
     torch.testing.assert_close(u2, u, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("act", [1, 4])
+def test_transform_with_context_is_forward_and_inverse_given_the_embedding(act: int) -> None:
+    """One state's embedding, repeated along the batch, gives what the states themselves give."""
+    policy = make(2, act)
+    obs = obs_for(2, 3).repeat(1, 4, 1)  # 4 copies of 3 states: rows r*3 + n
+    ctx = policy.embedding(obs[:, :3]).repeat(1, 4, 1)
+    h = torch.randn(2, 12, act, dtype=torch.float64)
+    u, ld = policy(h, obs)
+    u2, ld2 = policy.transform_with_context(h, ctx)
+    torch.testing.assert_close(u2, u, atol=1e-12, rtol=0)
+    torch.testing.assert_close(ld2, ld, atol=1e-12, rtol=0)
+    h3, ld3 = policy.transform_with_context(u, ctx, inverse=True)
+    torch.testing.assert_close(h3, policy.inverse(u, obs)[0], atol=1e-12, rtol=0)
+    torch.testing.assert_close(ld3, -ld, atol=1e-6, rtol=0)
+    other = policy.embedding(obs_for(2, 12))  # another state's embedding gives another action
+    assert float((policy.transform_with_context(h, other)[0] - u).detach().abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="expected an embedding of shape"):
+        policy.transform_with_context(h, ctx[:, :5])
+
+
 @pytest.mark.parametrize("act", [1, 4, 5])
 def test_logabsdet_matches_autograd_jacobian(act: int) -> None:
     k, b = 2, 3
