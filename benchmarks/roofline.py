@@ -40,7 +40,7 @@ from softskills.skills.config import TrainConfig
 from softskills.skills.factory import build_agent
 from softskills.skills.memory import retain_freed_memory
 
-from machine import machine_info  # benchmarks/machine.py, beside this script
+from bench_machine import machine_info  # benchmarks/bench_machine.py, beside this script
 
 BATCH = 256
 HIDDEN = 256

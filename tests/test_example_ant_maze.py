@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from softskills.hierarchy import pretrained, run_policy, stacked_trainer
+from softskills.hierarchy import plain_envs, pretrained, run_policy, stacked_trainer
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
 from softskills.skills.sac import SACConfig
@@ -180,9 +180,7 @@ def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path, monkeypat
     assert "frame_skip" not in json.loads(ex.config("hierarchy", _args(), tmp_path / "o2").env_kwargs)
     trainer = stacked_trainer(dataclasses.replace(high, steps=12, warmup_steps=6, batch_size=4,
                                                   flow_embed_hidden=(8, 8), sac=SACConfig(hidden=(8, 8))))
-    base = trainer.envs
-    while hasattr(base, "base"):
-        base = base.base
+    base = plain_envs(trainer.envs)
     assert base.envs[0][0].unwrapped.dt == pytest.approx(0.02)  # the maze under the high level steps at 0.02 s
     with pytest.raises(SystemExit, match="neither"):
         ex.primitive_and_frame_skip(str(tmp_path / "nothing"))

@@ -337,6 +337,10 @@ def test_merge_weights_reach_compose_and_bounds(tmp_path: Path, monkeypatch: pyt
         assert argv[i + 1: i + 3] == ["1.0", "1.0"] and argv[0] in ("compose", "bounds")
     assert [argv[0] for argv in summed] == ["compose", "bounds"]
     assert [argv[-1] for argv in seen] == ["--no-progress"] * 4  # compose and bounds: quiet unless --progress
+    a = argparse.Namespace(**{**vars(a), "progress": True})
+    ex.compose_merge(a, b, "RUN", 0, tmp_path / "merge")
+    ex.fit_bounds(a, b, "RUN", 0, tmp_path / "bounds2.json")
+    assert [argv[-1] for argv in seen[4:]] == ["--progress"] * 2
 
 
 def test_bad_merge_weights_are_refused(tmp_path: Path) -> None:

@@ -272,14 +272,16 @@ def _state_part(policy: nn.Module, obs: Tensor, repeats: int) -> tuple[Tensor, .
         parts = (policy.embedding(obs),)
     else:
         raise TypeError(f"no pre-squash density for {type(policy).__name__}")
-    return tuple(x.unsqueeze(1).expand(x.shape[0], repeats, *x.shape[1:]).reshape(x.shape[0], -1, x.shape[-1])
-                 for x in parts)
+    return tuple(x.unsqueeze(1).expand(x.shape[0], repeats, *x.shape[1:])
+                 .reshape(x.shape[0], repeats * x.shape[1], x.shape[-1]) for x in parts)
 
 
 def _raw_sample(policy: nn.Module, state: tuple[Tensor, ...], noise: Tensor) -> tuple[Tensor, Tensor]:
     """A pre-squash sample ``u`` and ``log p(u|s)`` of a Gaussian or Real-NVP policy, ``(K, B, .)``, from the
     rows' :func:`_state_part`."""
-    if len(state) == 2:  # a Gaussian's (mean, log_std)
+    from softskills.flows.gaussian import GaussianPolicy
+
+    if isinstance(policy, GaussianPolicy):
         mean, log_std = state
         return mean + log_std.exp() * noise, _normal_log_prob(noise) - log_std.sum(-1)
     u, log_det = policy.transform_with_context(noise, state[0])
@@ -288,7 +290,9 @@ def _raw_sample(policy: nn.Module, state: tuple[Tensor, ...], noise: Tensor) -> 
 
 def _raw_log_prob(policy: nn.Module, state: tuple[Tensor, ...], u: Tensor) -> Tensor:
     """``log p(u|s)`` of a pre-squash action under a Gaussian or Real-NVP policy, from the rows' :func:`_state_part`."""
-    if len(state) == 2:
+    from softskills.flows.gaussian import GaussianPolicy
+
+    if isinstance(policy, GaussianPolicy):
         mean, log_std = state
         return _normal_log_prob((u - mean) * torch.exp(-log_std)) - log_std.sum(-1)
     h, log_det = policy.transform_with_context(u, state[0], inverse=True)
@@ -679,8 +683,7 @@ def fit_bounds(
     if whole:
         fixed = context(buffer.all())
     elif config.fixed_contexts:
-        batches = progress_bar(buffer.iter_batches(4096), progress, "bounds: contexts",
-                               math.ceil(len(buffer) / 4096))
+        batches = progress_bar(buffer.iter_batches(4096), progress, "bounds: contexts", buffer.num_batches(4096))
         fixed = _Context.cat([context(b) for b in batches])
 
     def sampled(n: int) -> _Context:
@@ -707,8 +710,7 @@ def fit_bounds(
             now = nets(probe.obs, probe.act)
         changes.append(float((now - last).abs().max()))
         last = now
-        if progress:
-            iterations.set_postfix(change=f"{changes[-1]:.3g}")  # type: ignore[attr-defined]
+        iterations.set_postfix(change=f"{changes[-1]:.3g}")
     if not bool(torch.isfinite(last).all()):
         raise FloatingPointError("the fitted bounds diverged (non-finite values)")
     return FittedBounds(nets=nets, weights=tuple(qn.weights), alpha=qn.alpha, gamma=gamma,
@@ -752,7 +754,7 @@ def bound_statistics(
     cols: dict[str, list[Tensor]] = {}
     with torch.no_grad():
         batches = progress_bar(buffer.iter_batches(chunk_size), progress, "bounds: statistics",
-                               math.ceil(len(buffer) / chunk_size))
+                               buffer.num_batches(chunk_size))
         for batch in batches:
             obs, act = batch.obs[0].to(device), batch.act[0].to(device)
             cand = candidates(obs, gen)

@@ -202,8 +202,7 @@ def extract_policy(
             if not math.isfinite(value):
                 raise FloatingPointError(f"the extraction loss became {value} at step {step}")
             losses.append((step, value))
-            if progress:
-                steps.set_postfix(loss=f"{value:.4g}")  # type: ignore[attr-defined]
+            steps.set_postfix(loss=f"{value:.4g}")
     wall = time.perf_counter() - t0
     return Extraction(agent=agent, config=cfg, gradient_steps=ext.steps, wall_time_s=wall, env_steps=0,
                       losses=losses)

@@ -1,22 +1,22 @@
-"""Progress bars of the offline stages (extraction, bounds): tqdm on stderr, or nothing."""
+"""Progress bars of the offline stages (extraction, bounds): tqdm on stderr (a widget in notebooks), or none."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TypeVar
+
+from tqdm.auto import tqdm
 
 __all__ = ["progress_bar"]
 
 T = TypeVar("T")
 
 
-def progress_bar(items: Iterable[T], show: bool, desc: str, total: int) -> Iterable[T]:
-    """``items`` behind a tqdm progress bar on stderr when ``show``; else ``items`` themselves.
+def progress_bar(items: Iterable[T], show: bool, desc: str, total: int) -> tqdm:
+    """``items`` behind a tqdm progress bar on stderr, disabled (silent) unless ``show``.
 
     A bar draws no random numbers, so a run with bars gives the same results as one without.
+    ``set_postfix`` on a disabled bar does nothing, so callers need no branch.
     """
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=total, dynamic_ncols=True)
+    return tqdm(items, desc=desc, total=total, disable=not show, file=sys.stderr, dynamic_ncols=True)

@@ -462,7 +462,8 @@ class ComposeArgs:
     bounds: bool = False
     """Also fit the composition bounds and store them in the run's meta."""
     progress: bool = True
-    """Show progress bars on stderr (the extraction's gradient steps, and the bounds' stages with ``--bounds``)."""
+    """Show progress bars on stderr: the extraction's gradient steps, and the bounds' stages where they are
+    fitted (``--bounds``, and always with ``--library``)."""
 
 
 @dataclass(frozen=True)

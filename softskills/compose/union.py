@@ -138,6 +138,10 @@ class UnionBuffer:
         """Every transition once, buffers in order: ``(1, len(self), ...)``."""
         return self._gather([torch.arange(n) for n in self.sizes])
 
+    def num_batches(self, chunk_size: int = 8192) -> int:
+        """How many batches :meth:`iter_batches` yields (each buffer is chunked on its own)."""
+        return sum(-(-n // chunk_size) for n in self.sizes)
+
     def iter_batches(self, chunk_size: int = 8192) -> Iterator[Batch]:
         """Every transition once, in chunks of at most ``chunk_size``, each ``(1, chunk, ...)``."""
         for i, n in enumerate(self.sizes):

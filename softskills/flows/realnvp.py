@@ -208,6 +208,8 @@ class RealNVPPolicy(nn.Module):
         Returns:
             ``(y, log|det|)`` with shapes ``(K, B, act_dim)`` and ``(K, B)``.
         """
+        if x.dim() != 3 or x.shape[-1] != self.act_dim:
+            raise ValueError(f"expected x of shape (K, B, {self.act_dim}), got {tuple(x.shape)}")
         k, b, d = x.shape
         if ctx.shape != (k, b, 2 * self.act_dim):
             raise ValueError(f"expected an embedding of shape {(k, b, 2 * self.act_dim)} for x of shape "

@@ -2,7 +2,7 @@
 
 from softskills.hierarchy.adapter import ObsFunction, ObsSlice
 from softskills.hierarchy.layer import FrozenLayer
-from softskills.hierarchy.paths import PathRecorder
+from softskills.hierarchy.paths import PathRecorder, plain_envs
 from softskills.hierarchy.policy import HierarchicalPolicy
 from softskills.hierarchy.pretrained import load_primitive, pretrained
 from softskills.hierarchy.stack import (
@@ -29,6 +29,7 @@ __all__ = [
     "PathRecorder",
     "load_primitive",
     "lower_layers",
+    "plain_envs",
     "pretrained",
     "resume_stacked",
     "run_env_factory",

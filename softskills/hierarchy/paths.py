@@ -10,7 +10,7 @@ import numpy as np
 
 from softskills.skills.vec import SkillEnvs, StepResult
 
-__all__ = ["PathRecorder"]
+__all__ = ["PathRecorder", "plain_envs"]
 
 
 def plain_envs(envs: Any) -> SkillEnvs:
@@ -24,8 +24,11 @@ class PathRecorder:
     """Records a slice of each plain env's observation after every env step, while in a ``with`` block.
 
     A high level acts once per ``repeat`` env steps, so its own observations miss the steps between;
-    this wraps the plain envs' ``step`` instead. Only active envs are recorded, so an evaluation's
-    path ``(k, e)`` ends with its episode (the final observation, not the reset that follows).
+    this wraps the plain envs' ``step`` instead. A path holds the observation after each step, not the
+    reset observation before the first. Only active envs are recorded, so an evaluation's path
+    ``(k, e)`` ends with its episode (the final observation, not the reset that follows). The envs'
+    own ``step`` is back when the block ends, also on an exception. A recorder is used for one block
+    (entering it again is refused, so two blocks cannot mix their paths).
 
     Args:
         envs: a :class:`SkillEnvs` or a stack of latent-action layers over one.
@@ -45,6 +48,7 @@ class PathRecorder:
         ]
         self._own: Any = None
         self._original: Callable[..., StepResult] = self.base.step
+        self._used = False
 
     def _step(self, actions: np.ndarray, active: np.ndarray | None = None) -> StepResult:
         res = self._original(actions, active)
@@ -55,6 +59,9 @@ class PathRecorder:
         return res
 
     def __enter__(self) -> PathRecorder:
+        if self._used:
+            raise RuntimeError("a PathRecorder records one with-block; make a new one for another")
+        self._used = True
         self._own = vars(self.base).get("step")  # an instance's own step, if something set one
         self._original = self.base.step
         self.base.step = self._step  # type: ignore[method-assign]

@@ -71,7 +71,8 @@ def compose_skills(
         command: the command recorded on it.
         out: where to keep the composed run directory (default: a temporary one, deleted after).
         **compose_kwargs: further keywords of :func:`~softskills.compose.runs.compose_runs`
-            (``alpha``, ``policy``, ``batch_size``, ``hidden``, ``lr``, ``seed``, ``env_kwargs``, ``device``).
+            (``alpha``, ``policy``, ``batch_size``, ``hidden``, ``lr``, ``seed``, ``env_kwargs``, ``device``,
+            ``progress``).
 
     Returns:
         ``compose_runs``'s metrics plus ``library``, ``skill``, ``composed_from`` (name -> weight).

@@ -355,7 +355,12 @@ def test_monte_carlo_densities_reuse_each_states_part_across_its_draws(kind: str
         p = RealNVPPolicy(2, 3, 2, embed_hidden=(16, 16), seeds=[0, 1])
     obs, samples = torch.randn(5, 3), 4
     est = MonteCarloGap([p, p], [0, 1], (0.5, 0.5), 1.0, samples=samples, seed=3)
+    rows: list[int] = []  # the rows each policy's state part runs on
+    for q in est.policies:
+        trunk = q.net if kind == "gaussian" else q.embed
+        trunk.register_forward_hook(lambda mod, args, out: rows.append(args[0].shape[1]))
     lp = est._log_probs(obs)  # (n_i, n_k, S, N)
+    assert rows == [5, 5]  # once per state and policy, not once per draw (4 x 5 rows)
     gen = torch.Generator().manual_seed(3)
     rep = obs.repeat(samples, 1).unsqueeze(0)  # row r N + n is state n
     singles = [policy_skill(p, 0), policy_skill(p, 1)]

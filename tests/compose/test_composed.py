@@ -216,6 +216,8 @@ def test_sources_skills_and_all() -> None:
     assert every.obs[0, 30:, 0].eq(3.0).all()
     chunks = list(u.iter_batches(chunk_size=8))
     torch.testing.assert_close(torch.cat([c.obs for c in chunks], dim=1), every.obs)
+    assert len(chunks) == u.num_batches(8) == 3 + 2 + 1  # each buffer chunked on its own
+    assert u.num_batches(35) == 3 and u.num_batches(10) == 2 + 1 + 1
 
 
 def test_sample_index_points_at_the_transitions_sample_draws() -> None:

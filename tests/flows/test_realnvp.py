@@ -78,6 +78,8 @@ def test_transform_with_context_is_forward_and_inverse_given_the_embedding(act: 
     assert float((policy.transform_with_context(h, other)[0] - u).detach().abs().max()) > 1e-3
     with pytest.raises(ValueError, match="expected an embedding of shape"):
         policy.transform_with_context(h, ctx[:, :5])
+    with pytest.raises(ValueError, match="expected x of shape"):
+        policy.transform_with_context(h[..., :1] if act > 1 else h.repeat(1, 1, 2), ctx)
 
 
 @pytest.mark.parametrize("act", [1, 4, 5])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from softskills.hierarchy import PathRecorder
 from softskills.skills.vec import SkillEnvs, StepResult
@@ -82,4 +83,19 @@ def test_an_instance_step_set_before_is_put_back() -> None:
     with PathRecorder(envs, slice(0, 1)) as rec:
         envs.step(np.zeros((1, 1, 1)))
     assert envs.step is counting and calls == [1] and rec.paths()[0].shape == (1, 1)
+    envs.close()
+
+
+def test_step_is_put_back_after_an_exception_and_a_recorder_is_not_reentered() -> None:
+    envs = pendulums(1, 1)
+    rec = PathRecorder(envs, slice(0, 1))
+    with pytest.raises(ZeroDivisionError):
+        with rec:
+            envs.step(np.zeros((1, 1, 1)))
+            1 / 0
+    assert "step" not in vars(envs) and rec.paths()[0].shape == (1, 1)
+    with pytest.raises(RuntimeError, match="one with-block"):
+        with rec:
+            pass
+    assert "step" not in vars(envs)
     envs.close()
