@@ -20,6 +20,12 @@ spread over rounds are printed.
     python benchmarks/roofline.py                              # K = 1 and 16, Gaussian and Real-NVP, fp32 and bf16
     python benchmarks/roofline.py --skills 16 --policies gaussian --precisions fp32 --json
     python benchmarks/roofline.py --quick                      # a smoke run (seconds)
+    python benchmarks/roofline.py --skills 1 --precisions fp32 --sb3 --json   # with the ceiling vs SB3
+
+With ``--sb3``, Stable-Baselines3's ``SAC.train()`` (HalfCheetah-v5 sizes) is timed in the same rounds,
+and every config also reports its ratio vs SB3 per skill now (``K * t_SB3 / t_update``) and at its
+GEMM-only bound (``K * t_SB3 / bound``): the **ceiling**, the ratio a faster update of the same GEMMs
+could reach on this machine at most. A target above the ceiling needs fewer FLOPs, not faster code.
 """
 
 from __future__ import annotations
@@ -145,6 +151,17 @@ def update_gemms(policy: str, k: int, obs: int, act: int) -> list[Gemm]:
     ]
 
 
+def sb3_gemms(obs: int, act: int) -> list[Gemm]:
+    """The GEMMs of one Stable-Baselines3 ``SAC.train()`` step: those of :func:`update_gemms` at K = 1
+    (Gaussian) plus the twin critics' weight gradients in the actor's backward. SB3 leaves the critics
+    trainable while the actor loss backpropagates through them, so autograd computes those gradients,
+    and the next critic ``zero_grad`` discards them."""
+    critic = (obs + act, HIDDEN, HIDDEN, 1)
+    wasted = [g for g in mlp_pass("critic(s,pi(s)) weights", 2, critic, BATCH, backward=True, weight_grad=True,
+                                  input_grad=True) if g.op == "wgrad"]
+    return [*update_gemms("gaussian", 1, obs, act), *wasted]
+
+
 # ----------------------------------------------------------------------------- timing
 
 def gemm_call(g: Gemm, dtype: torch.dtype) -> Callable[[], torch.Tensor]:
@@ -217,8 +234,13 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short timings")
     p.add_argument("--no-retain-freed-memory", action="store_true",
                    help="leave glibc's malloc settings alone (default: retain_freed_memory, as the trainer does)")
+    p.add_argument("--sb3", action="store_true",
+                   help="also time Stable-Baselines3's SAC.train() in the same rounds and report each config's "
+                        "ratio vs SB3 now and at its GEMM-only bound (needs pip install -e .[bench])")
     p.add_argument("--json", action="store_true", help="print only the final JSON line")
     a = p.parse_args()
+    if a.sb3 and (a.obs_dim, a.act_dim) != (17, 6):
+        p.error(f"--sb3 times SB3 on HalfCheetah-v5 (obs 17, act 6); got --obs-dim {a.obs_dim} --act-dim {a.act_dim}")
     if a.quick:
         a.rounds, a.update_s, a.gemm_s = 1, 0.05, 0.002
     torch.set_num_threads(a.threads)
@@ -233,6 +255,12 @@ def main() -> None:
     precs = sorted({prec for *_, prec in configs}, key=list(DTYPES).index)
     calls = {(key, prec): gemm_call(by_key[key], DTYPES[prec]) for key in shapes for prec in precs}
     benches = {c: UpdateBench(c[0], c[1], c[2], obs, act) for c in configs}
+    sb3, sb3_s, sb3_n = None, [], 0
+    if a.sb3:
+        from sac_update import make_sb3, time_sb3  # benchmarks/sac_update.py, beside this script
+
+        sb3 = make_sb3()
+        sb3_n = max(3, round(a.update_s / time_sb3(sb3, 5)))  # as many updates as a.update_s holds
     start_steps = {c: b.optimizer_steps() for c, b in benches.items()}
     updates_timed = {c: 0 for c in configs}
     gemm_s: dict[tuple[Any, str], list[float]] = {kp: [] for kp in calls}
@@ -244,6 +272,8 @@ def main() -> None:
             t, n = time_calls(bench.step, a.update_s, min_calls=2)
             update_s[c].append(t)
             updates_timed[c] += n + 1  # time_calls runs one untimed call first
+        if sb3 is not None:
+            sb3_s.append(time_sb3(sb3, sb3_n))
         say(f"round {r + 1}/{a.rounds} done")
 
     def bound(plan: list[Gemm], prec: str, r: int) -> float:
@@ -270,6 +300,14 @@ def main() -> None:
             "share_spread": {"min": min(shares), "max": max(shares)},
             "updates_run": benches[c].optimizer_steps() - start_steps[c], "updates_timed": updates_timed[c],
         })
+        if sb3_s:  # per skill, as sac_update.py: K skills per update against SB3's one
+            ceilings = [k * sb3_s[r] / bound(plan, prec, r) for r in range(a.rounds)]
+            rows[-1].update({
+                "sb3_update_ms": 1e3 * statistics.median(sb3_s),
+                "ratio_vs_sb3_paired": statistics.median(k * sb3_s[r] / update_s[c][r] for r in range(a.rounds)),
+                "ceiling_vs_sb3_paired": statistics.median(ceilings),
+                "ceiling_vs_sb3_spread": {"min": min(ceilings), "max": max(ceilings)},
+            })
     # The headline GEMM rates: forward of the 256x256 hidden layers, critic (2K members) and policy (K).
     gemm_rates = {}
     for prec in precs:
@@ -286,6 +324,9 @@ def main() -> None:
         "obs_dim": obs, "act_dim": act, "batch_size": BATCH, "threads": a.threads, "rounds": a.rounds,
         "retain_freed_memory": retained,
         "configs": rows, "gemm_gflops": gemm_rates, "gemm_gflops_per_shape": per_shape,
+        "sb3": None if sb3 is None else {"updates_per_round": sb3_n, "update_ms_rounds": [1e3 * t for t in sb3_s],
+                                         "updates_run": sb3._n_updates,  # SB3's own count, the 5 calibration ones too
+                                         "flops_per_update": sum(g.flops for g in sb3_gemms(obs, act))},
         "machine": {**machine, "loadavg_1min_at_end": round(os.getloadavg()[0], 2)},
     }
     if not a.json:
@@ -301,6 +342,9 @@ def main() -> None:
             print(f"{row['policy']:9} {row['skills']:>3} {row['precision']:5} {row['flops_per_update'] / 1e6:8.1f} "
                   f"{row['update_ms']:10.2f} {row['update_gflops']:8.1f} {row['gemm_bound_ms']:9.2f} "
                   f"{row['share_of_bound']:6.2f}  [{s['min']:.2f}, {s['max']:.2f}]")
+            if "ceiling_vs_sb3_paired" in row:
+                print(f"{'':9} vs SB3 ({row['sb3_update_ms']:.2f} ms/update): {row['ratio_vs_sb3_paired']:.2f}x "
+                      f"per skill now, {row['ceiling_vs_sb3_paired']:.2f}x at the GEMM-only bound")
     print(json.dumps(result))
 
 

@@ -104,3 +104,24 @@ def test_roofline_quick(tmp_path: Path) -> None:
         assert r["update_ms"] > 0 and r["gemm_bound_ms"] > 0 and r["share_of_bound"] > 0
         assert r["gemm_bound_gflops"] == pytest.approx(r["flops_per_update"] / r["gemm_bound_ms"] / 1e6)
     assert set(m["gemm_gflops"]) == {f"fp32 K={k} {n} 256x256 fwd" for k in (1, 2) for n in ("critic", "policy")}
+
+
+def test_roofline_ceiling_against_sb3(tmp_path: Path) -> None:
+    """With ``--sb3``: SB3 ran the updates it timed, its FLOPs are ours plus the critics' weight gradients in
+    its actor backward, and the ceiling is the ratio vs SB3 divided by the share of the bound."""
+    pytest.importorskip("stable_baselines3")
+    m = run_json([str(BENCH / "roofline.py"), "--quick", "--skills", "1", "2", "--policies", "gaussian",
+                  "--precisions", "fp32", "--threads", "1", "--sb3", "--json"], tmp_path)
+    sb3 = m["sb3"]
+    assert len(sb3["update_ms_rounds"]) == m["rounds"] == 1
+    assert sb3["updates_run"] == 5 + sb3["updates_per_round"] * m["rounds"]
+    crit = (17 + 6) * 256 + 256 * 256 + 256
+    assert sb3["flops_per_update"] == 2 * 256 * (_macs_per_sample_gaussian(17, 6) + 2 * crit)
+    for r in m["configs"]:
+        k = r["skills"]
+        assert r["sb3_update_ms"] == pytest.approx(sb3["update_ms_rounds"][0])
+        assert r["ratio_vs_sb3_paired"] == pytest.approx(k * r["sb3_update_ms"] / r["update_ms"])
+        assert r["ceiling_vs_sb3_paired"] == pytest.approx(r["ratio_vs_sb3_paired"] / r["share_of_bound"])
+        assert r["ceiling_vs_sb3_paired"] == pytest.approx(k * r["sb3_update_ms"] / r["gemm_bound_ms"])
+    with pytest.raises(AssertionError, match="--sb3 times SB3 on HalfCheetah-v5"):
+        run_json([str(BENCH / "roofline.py"), "--quick", "--sb3", "--obs-dim", "20", "--json"], tmp_path)

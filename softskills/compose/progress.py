@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import TypeVar
 
 from tqdm.auto import tqdm
 
 __all__ = ["progress_bar"]
 
-T = TypeVar("T")
 
-
-def progress_bar(items: Iterable[T], show: bool, desc: str, total: int) -> tqdm:
+def progress_bar(items: Iterable[object], show: bool, desc: str, total: int) -> tqdm:
     """``items`` behind a tqdm progress bar on stderr, disabled (silent) unless ``show``.
 
     A bar draws no random numbers, so a run with bars gives the same results as one without.
