@@ -138,7 +138,7 @@ def _zero_critic(agent: nn.Module) -> None:
 
 def extract_policy(
     q: ComposedQ,
-    buffer: UnionBuffer,
+    buffer: UnionBuffer | None,
     ext: ExtractConfig = ExtractConfig(),
     base: TrainConfig | None = None,
     squash: bool = True,
@@ -148,7 +148,7 @@ def extract_policy(
 
     Args:
         q: the composed Q (its ``alpha`` is the target temperature).
-        buffer: the states to train on (only ``obs`` is read).
+        buffer: the states to train on (only ``obs`` is read); ``None`` only with ``ext.steps == 0``.
         ext: method, steps and sizes.
         base: the run config whose env settings the extracted run keeps (e.g. a constituent's).
         squash: tanh-squashed actions in ``[-1, 1]`` (``False``: an unbounded latent action space,
@@ -158,7 +158,10 @@ def extract_policy(
     Returns:
         An :class:`Extraction`; ``env_steps`` is 0: no environment is constructed or stepped.
     """
-    if (buffer.obs_dim, buffer.act_dim) != (q.obs_dim, q.act_dim):
+    if buffer is None:
+        if ext.steps > 0:
+            raise ValueError(f"extracting a policy ({ext.steps} steps) trains on buffer states; got no buffer")
+    elif (buffer.obs_dim, buffer.act_dim) != (q.obs_dim, q.act_dim):
         raise ValueError(f"the buffer's spaces (obs {buffer.obs_dim}, act {buffer.act_dim}) differ from the "
                          f"composed Q's (obs {q.obs_dim}, act {q.act_dim})")
     cfg = extraction_train_config(q, ext, base)
@@ -192,7 +195,7 @@ def extract_policy(
     t0 = time.perf_counter()
     steps = progress_bar(range(1, ext.steps + 1), progress, f"extraction ({ext.method})", ext.steps)
     for step in steps:
-        obs = buffer.sample(ext.batch_size, gen).obs.to(device)
+        obs = buffer.sample(ext.batch_size, gen).obs.to(device)  # type: ignore[union-attr]  # steps > 0: a buffer
         loss = step_fn(obs)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -71,7 +71,7 @@ __all__ = [
 
 @dataclass
 class Constituent:
-    """One skill of one trained run, with its replay buffer.
+    """One skill of one trained run, with its replay buffer (where one was needed and saved).
 
     Attributes:
         run_dir: where it was loaded from.
@@ -79,7 +79,8 @@ class Constituent:
         cfg: the run's config.
         meta: the checkpoint meta.
         skill: which of the run's skills is composed.
-        buffer: the checkpoint's buffer tensors (``buffer/<field>``, ``(K, size, ...)``).
+        buffer: the checkpoint's buffer tensors (``buffer/<field>``, ``(K, size, ...)``); ``None`` for a run
+            saved without its buffer, loaded with ``require_buffer=False``.
         alpha: the skill's temperature (SAC: its learned ``exp(log_alpha)``; SQL: ``sql.alpha``).
         gamma: the run's discount.
         task: the skill's env kwargs.
@@ -90,20 +91,28 @@ class Constituent:
     cfg: TrainConfig
     meta: dict[str, Any]
     skill: int
-    buffer: dict[str, Tensor]
+    buffer: dict[str, Tensor] | None
     alpha: float
     gamma: float
     task: dict[str, Any]
 
 
 def load_constituents(
-    run_dirs: Sequence[str | os.PathLike[str]], skills: Sequence[int] | None = None, device: str = "cpu"
+    run_dirs: Sequence[str | os.PathLike[str]],
+    skills: Sequence[int] | None = None,
+    device: str = "cpu",
+    require_buffer: bool = True,
 ) -> list[Constituent]:
     """Load the runs to compose, each with its replay buffer, and check that they fit together.
 
+    ``require_buffer=False`` also accepts runs saved without their buffer (their ``buffer`` is ``None``):
+    composing Q_Sigma and acting from it by resampling needs only the critics; extracting a policy and
+    fitting the bounds need the transitions.
+
     Raises:
         ValueError: fewer than two constituents; a skill index out of range; a run saved without its
-            replay buffer (named); runs of different env ids or spaces (named); a stacked run.
+            replay buffer (named) unless ``require_buffer`` is off; runs of different env ids or spaces
+            (named); a stacked run.
         CheckpointError: a run directory that holds no valid checkpoint.
     """
     if len(run_dirs) < 2:
@@ -121,8 +130,12 @@ def load_constituents(
             raise ValueError(f"{run_dir} is a stacked (hierarchical) layer; composing stacked layers is not supported")
         _, _, buf = load_checkpoint(run_dir)
         if buf is None or not meta.get("buffer"):
-            raise ValueError(f"{run_dir} was saved without its replay buffer (save_buffer=False): offline "
-                             "composition trains on the constituents' transitions; retrain it with save_buffer=True")
+            if require_buffer:
+                raise ValueError(f"{run_dir} was saved without its replay buffer (save_buffer=False): extracting a "
+                                 "policy and fitting the bounds train on the constituents' transitions; retrain it "
+                                 "with save_buffer=True, or compose with --steps 0 (no bounds) and act from "
+                                 "exp(Q_Sigma/alpha) with softskills eval RUN --resample N")
+            buf = None
         if cfg.algo == "sac":
             alpha, gamma = float(agent.log_alpha.detach()[k].exp()), cfg.sac.gamma
         else:
@@ -354,7 +367,8 @@ def compose_runs(
             original's sum (the mean at half the temperature).
         method: ``svgd`` (SQL's sampler, the original) or ``sac`` (the SAC policy loss).
         out: the new run directory.
-        steps: policy gradient steps; 0 extracts none (act with :class:`~softskills.compose.resample.ResampledPolicy`).
+        steps: policy gradient steps; 0 extracts none (act with :class:`~softskills.compose.resample.ResampledPolicy`),
+            and then, without ``bounds``, the runs need not hold their replay buffers.
         skills: which skill of each run (default 0 each).
         alpha: temperature of ``exp(Q_Sigma/alpha)``; default the constituents' common one.
         policy: the ``sac`` method's policy family.
@@ -378,13 +392,14 @@ def compose_runs(
     out = Path(out)
     if _has_checkpoint(out) and not overwrite:
         raise ValueError(f"{out} already holds a checkpoint; pass overwrite=True (--overwrite) or another out")
-    parts = load_constituents(run_dirs, skills, device)
+    needs_buffers = steps > 0 or bounds  # only the extraction and the bounds read transitions
+    parts = load_constituents(run_dirs, skills, device, require_buffer=needs_buffers)
     w = _weights(weights, len(parts))
     notes: list[str] = []
     a = _alpha(alpha, parts, w, notes)
     skill_ids = [c.skill for c in parts]
     q = ComposedQ([c.agent.critic for c in parts], w, a, skill_ids)
-    buffer = UnionBuffer([c.buffer for c in parts], skill_ids)
+    buffer = UnionBuffer([c.buffer for c in parts], skill_ids) if needs_buffers else None
     task = dict(env_kwargs) if env_kwargs is not None else _composed_task(parts)
     first = parts[0].cfg
     hid = tuple(hidden) if hidden is not None else (first.sac.hidden if first.algo == "sac" else first.sql.hidden)
@@ -430,7 +445,8 @@ class ComposeArgs:
     """Compose trained skills offline (thesis ch. 6): Q_Sigma from their critics, a policy from their buffers."""
 
     run_dirs: Annotated[tuple[str, ...], tyro.conf.Positional]
-    """The constituents' run directories (trained with save_buffer=True)."""
+    """The constituents' run directories (trained with save_buffer=True; with ``--steps 0`` and no ``--bounds``
+    their buffers are not needed)."""
     out: str = "runs/composed"
     """The composed run directory (evaluate it with ``softskills eval``)."""
     weights: tuple[float, ...] = ()

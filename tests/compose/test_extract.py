@@ -159,6 +159,9 @@ def test_extraction_refuses_mismatched_buffer_and_bad_settings() -> None:
             "terminated": torch.zeros(4)}
     with pytest.raises(ValueError, match="spaces"):
         extract_policy(q, UnionBuffer([part]), ExtractConfig(steps=1))
+    with pytest.raises(ValueError, match="1 steps.*got no buffer"):
+        extract_policy(q, None, ExtractConfig(steps=1))
+    assert extract_policy(q, None, ExtractConfig(steps=0, hidden=(8,))).gradient_steps == 0  # nothing to train on
     with pytest.raises(ValueError, match="method"):
         ExtractConfig(method="ddpg")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="steps must be >= 0"):

@@ -14,6 +14,7 @@ import torch
 
 from softskills.compose.bounds import FitConfig
 from softskills.compose.composed import ComposedQ
+from softskills.compose.resample import load_resampled
 from softskills.compose.runs import (
     BoundsArgs,
     ComposeArgs,
@@ -183,10 +184,12 @@ def test_bad_runs_are_refused(runs: dict[str, str], tmp_path: Path) -> None:
         compose_runs([x, y], skills=[0, 1], out=tmp_path / "k", steps=1)
 
     nobuf = train(tmp_path / "nobuf", steps=20, env_kwargs={"goal": [None, -1]}, save_buffer=False)
-    with pytest.raises(ValueError, match=rf"{nobuf}.*without its replay buffer"):
+    with pytest.raises(ValueError, match=rf"{nobuf}.*without its replay buffer.*--steps 0"):
         compose_runs([x, nobuf], out=tmp_path / "nb", steps=1)
     with pytest.raises(ValueError, match="without its replay buffer"):
         bounds_report([nobuf, x], config=SMALL_FIT)
+    with pytest.raises(ValueError, match="without its replay buffer"):  # --steps 0 --bounds fits on transitions
+        compose_runs([x, nobuf], out=tmp_path / "nbb", steps=0, bounds=True, bounds_config=SMALL_FIT)
 
     pendulum = train(tmp_path / "pendulum", env="Pendulum-v1", steps=20)
     with pytest.raises(ValueError, match="different environments"):
@@ -261,3 +264,24 @@ def test_unbounded_constituents_get_an_unsquashed_policy_and_refuse_steps_0(
         compose_runs([runs["x"], runs["y"]], method="svgd", out=tmp_path / "bare", steps=0, batch_size=32)
     compose_runs([runs["x"], runs["y"]], method="sac", out=tmp_path / "free", steps=2, batch_size=32)
     assert squashed == [True, False]
+
+
+def test_steps_0_composes_runs_saved_without_their_buffers(runs: dict[str, str], tmp_path: Path) -> None:
+    """Q_Sigma and acting from it by resampling need only the critics: with ``steps=0`` a run saved without
+    its replay buffer composes into the same Q_Sigma as the run with it."""
+    x, y = runs["x"], runs["y"]
+    tensors, meta, _ = load_checkpoint(y)
+    y_bare = tmp_path / "y_bare"
+    save_checkpoint(y_bare, tensors, {**meta, "buffer": None}, None)
+    assert load_checkpoint(y_bare)[2] is None
+    m = compose_runs([x, y_bare], weights=(1.5, 1.0), out=tmp_path / "bare", steps=0)
+    assert m["gradient_steps"] == 0 and m["env_steps"] == 0 and m["bounds"] is None
+    compose_runs([x, y], weights=(1.5, 1.0), out=tmp_path / "full", steps=0)
+    bare, full = load_resampled(tmp_path / "bare", 16), load_resampled(tmp_path / "full", 16)
+    g = torch.Generator().manual_seed(0)
+    obs, act = torch.randn(64, bare.obs_dim, generator=g), torch.rand(64, bare.act_dim, generator=g) * 2 - 1
+    assert torch.equal(bare.q(obs, act), full.q(obs, act))
+    assert bare.q.weights == (1.5, 1.0)
+    for pol in (bare, full):
+        pol.generator = torch.Generator().manual_seed(1)
+    assert torch.equal(bare.act(obs), full.act(obs))
