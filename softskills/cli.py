@@ -23,7 +23,8 @@ __all__ = ["EvalArgs", "LibraryArgs", "PlotArgs", "PlotMultiGoalArgs", "main"]
 
 @dataclass(frozen=True)
 class EvalArgs:
-    """Evaluate a trained run with its deterministic policy and print the mean return."""
+    """Evaluate a trained run with its deterministic policy and print the mean return (and the mean ± std of the
+    scalars the env reports at the episodes' last step, such as the pusher's final goal distance)."""
 
     run_dir: Annotated[str, tyro.conf.Positional]
     """Run directory (or checkpoint directory) written by ``softskills train``."""
@@ -183,10 +184,39 @@ def _eval(args: EvalArgs) -> None:
     finally:
         envs.close()
     print(f"mean return over {args.episodes} episodes x {cfg.skills} skill(s) on {cfg.env}: {rets.mean():.2f}")
+    final = _final_info(res.final_infos)
+    if final:
+        print("at the episodes' last step (mean ± std over episodes and skills): "
+              + ", ".join(f"{k} {v['mean']:.4g} ± {v['std']:.4g}" for k, v in final.items()))
     print(json.dumps({"env": cfg.env, "episodes": args.episodes, "mean_return": float(rets.mean()),
                       "per_skill": rets.mean(1).tolist(), "tasks": cfg.task_kwargs(),
                       "stacked_on": cfg.stack_on or None, "resample": args.resample or None,
-                      **_success(res.final_infos)}))
+                      **_success(res.final_infos), "final_info": final}))
+
+
+def _final_info(final_infos: list[list[dict]]) -> dict[str, dict[str, object]]:
+    """Mean, std (population), min and max over all episodes, and the per-skill means, of every finite real
+    scalar that the env's last ``info`` of every episode reports: the pusher's ``goal_distance`` (the
+    original's ``FinalGoalDistance{Avg,Std,Min,Max}``) and ``arm_distance``, a maze's ``goal_distance``.
+    Booleans (``success``: :func:`_success`), arrays and strings are left out."""
+    import numpy as np
+
+    def real(x: object) -> bool:
+        if np.ndim(x) != 0:
+            return False
+        kind = np.asarray(x).dtype.kind  # "b" for booleans: not a real scalar here
+        return kind in "iuf" and bool(np.isfinite(float(x)))  # type: ignore[arg-type]
+
+    rows = [info for row in final_infos for info in row]
+    if not rows:
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    for key in rows[0]:
+        if all(key in info and real(info[key]) for info in rows):
+            v = np.array([[float(info[key]) for info in row] for row in final_infos])
+            out[key] = {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()),
+                        "per_skill": v.mean(1).tolist()}
+    return out
 
 
 def _success(final_infos: list[list[dict]]) -> dict[str, object]:

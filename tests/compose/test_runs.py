@@ -130,9 +130,17 @@ def test_compose_sac_sum_and_cli(runs: dict[str, str], tmp_path: Path, capsys: p
 
     from softskills.cli import main
 
-    main(["eval", str(out), "--episodes", "1"])
+    main(["eval", str(out), "--episodes", "2"])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["tasks"] == [{"goal": [-1, -1]}] and math.isfinite(printed["mean_return"])
+    # the final puck-goal distance (the original's FinalGoalDistance), as evaluating the run directly gives it
+    envs = default_env_factory(cfg)(2)
+    res = evaluate(agent, envs, 12345, deterministic=True)  # eval's default --seed
+    envs.close()
+    dist = [float(info["goal_distance"]) for info in res.final_infos[0]]
+    assert printed["final_info"]["goal_distance"]["mean"] == pytest.approx(float(np.mean(dist)), abs=1e-12)
+    assert printed["final_info"]["goal_distance"]["max"] == pytest.approx(max(dist), abs=1e-12)
+    assert "goal" not in printed["final_info"] and "puck_xy" not in printed["final_info"]
 
 
 def test_bounds_report_end_to_end(runs: dict[str, str], tmp_path: Path, env_spy: dict[str, int]) -> None:
