@@ -79,8 +79,8 @@ class Constituent:
         cfg: the run's config.
         meta: the checkpoint meta.
         skill: which of the run's skills is composed.
-        buffer: the checkpoint's buffer tensors (``buffer/<field>``, ``(K, size, ...)``); ``None`` for a run
-            saved without its buffer, loaded with ``require_buffer=False``.
+        buffer: the checkpoint's buffer tensors (``buffer/<field>``, ``(K, size, ...)``); ``None`` when loaded
+            with ``require_buffer=False``.
         alpha: the skill's temperature (SAC: its learned ``exp(log_alpha)``; SQL: ``sql.alpha``).
         gamma: the run's discount.
         task: the skill's env kwargs.
@@ -105,9 +105,9 @@ def load_constituents(
 ) -> list[Constituent]:
     """Load the runs to compose, each with its replay buffer, and check that they fit together.
 
-    ``require_buffer=False`` also accepts runs saved without their buffer (their ``buffer`` is ``None``):
-    composing Q_Sigma and acting from it by resampling needs only the critics; extracting a policy and
-    fitting the bounds need the transitions.
+    ``require_buffer=False`` reads no buffer (every ``buffer`` is ``None``), so runs saved without theirs are
+    accepted too: composing Q_Sigma and acting from it by resampling needs only the critics; extracting a
+    policy and fitting the bounds need the transitions.
 
     Raises:
         ValueError: fewer than two constituents; a skill index out of range; a run saved without its
@@ -128,14 +128,14 @@ def load_constituents(
             raise ValueError(f"{run_dir}: skill {k} is out of range, the run has {cfg.skills} skill(s)")
         if cfg.stack_on:
             raise ValueError(f"{run_dir} is a stacked (hierarchical) layer; composing stacked layers is not supported")
-        _, _, buf = load_checkpoint(run_dir)
-        if buf is None or not meta.get("buffer"):
-            if require_buffer:
+        buf = None
+        if require_buffer:  # otherwise not even read: a pusher run's buffer is hundreds of MB
+            _, _, buf = load_checkpoint(run_dir)
+            if buf is None or not meta.get("buffer"):
                 raise ValueError(f"{run_dir} was saved without its replay buffer (save_buffer=False): extracting a "
                                  "policy and fitting the bounds train on the constituents' transitions; retrain it "
                                  "with save_buffer=True, or compose with --steps 0 (no bounds) and act from "
                                  "exp(Q_Sigma/alpha) with softskills eval RUN --resample N")
-            buf = None
         if cfg.algo == "sac":
             alpha, gamma = float(agent.log_alpha.detach()[k].exp()), cfg.sac.gamma
         else:
@@ -150,6 +150,15 @@ def load_constituents(
             raise ValueError(f"the runs have different spaces: {first.run_dir} has {first.meta.get('spaces')}, "
                              f"{c.run_dir} has {c.meta.get('spaces')}")
     return out
+
+
+def _buffers(parts: Sequence[Constituent]) -> list[dict[str, Tensor]]:
+    """The constituents' buffer tensors, for a :class:`UnionBuffer`; they must have been loaded."""
+    bufs = [c.buffer for c in parts]
+    missing = [c.run_dir for c, b in zip(parts, bufs) if b is None]
+    if missing:
+        raise ValueError(f"loaded without their replay buffers (require_buffer=False): {missing}")
+    return [b for b in bufs if b is not None]
 
 
 def _weights(weights: Sequence[float] | None, n: int) -> list[float]:
@@ -269,7 +278,7 @@ def bounds_report(
     notes: list[str] = []
     a = _alpha(alpha, parts, w, notes)
     q = ComposedQ([c.agent.critic for c in parts], w, a, [c.skill for c in parts])
-    buffer = UnionBuffer([c.buffer for c in parts], [c.skill for c in parts])
+    buffer = UnionBuffer(_buffers(parts), [c.skill for c in parts])
     report = _bounds(parts, q, buffer, estimator, config, notes, progress)
     qn = q.normalised()
     return {
@@ -362,7 +371,8 @@ def compose_runs(
     """Compose trained runs offline and write the composed run to ``out``.
 
     Args:
-        run_dirs: the constituents' run directories (saved with their replay buffers).
+        run_dirs: the constituents' run directories (saved with their replay buffers, unless ``steps`` is 0
+            and ``bounds`` is off).
         weights: one positive weight per run; ``None`` is the mean (thesis eq. 6.2); ``(1, 1)`` the
             original's sum (the mean at half the temperature).
         method: ``svgd`` (SQL's sampler, the original) or ``sac`` (the SAC policy loss).
@@ -399,7 +409,7 @@ def compose_runs(
     a = _alpha(alpha, parts, w, notes)
     skill_ids = [c.skill for c in parts]
     q = ComposedQ([c.agent.critic for c in parts], w, a, skill_ids)
-    buffer = UnionBuffer([c.buffer for c in parts], skill_ids) if needs_buffers else None
+    buffer = UnionBuffer(_buffers(parts), skill_ids) if needs_buffers else None
     task = dict(env_kwargs) if env_kwargs is not None else _composed_task(parts)
     first = parts[0].cfg
     hid = tuple(hidden) if hidden is not None else (first.sac.hidden if first.algo == "sac" else first.sql.hidden)
@@ -416,6 +426,7 @@ def compose_runs(
         notes.append("--steps 0: no policy was extracted; evaluate with softskills eval RUN --resample N")
     report = None
     if bounds:
+        assert buffer is not None  # needs_buffers
         report = _bounds(parts, q, buffer, "auto", bounds_config or FitConfig(device=device), notes, progress)
     qn = q.normalised()
     info = {
