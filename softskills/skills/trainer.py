@@ -286,9 +286,10 @@ class Trainer:
             scalars.update({_LOSS_KEYS[k]: float(v.float().mean()) for k, v in self.losses.items()
                             if k in _LOSS_KEYS})
         logger.log(self.step, scalars)
-        if bar is not None:
-            bar.set_postfix(sps=f"{sps:.0f}", ret=f"{np.nanmean(self.last_returns):.1f}",
-                            eval=f"{self.last_eval:.1f}")
+        if bar is not None:  # "n/a" until a training episode has ended and an evaluation has run
+            done = [r for r in self.last_returns if math.isfinite(r)]
+            bar.set_postfix(sps=f"{sps:.0f}", ret=f"{sum(done) / len(done):.1f}" if done else "n/a",
+                            eval=f"{self.last_eval:.1f}" if math.isfinite(self.last_eval) else "n/a")
 
     def _evaluate(self, logger: Logger) -> None:
         envs = self.env_factory(self.cfg.eval_episodes)

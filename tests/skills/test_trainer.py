@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -55,6 +57,25 @@ def test_compiling_pause_is_announced_on_the_progress_bar(tmp_path: Path, capsys
     assert "compiling the update" in err
     Trainer(small(tmp_path / "e", steps=150, progress=True)).train()
     assert "compiling" not in capsys.readouterr().err
+
+
+def test_progress_bar_before_the_first_episode_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before any episode has ended or any evaluation has run, the bar says ``n/a`` (no ``nan``, and no
+    RuntimeWarning from averaging nothing); afterwards it shows the mean of the skills' last returns."""
+    t = Trainer(small(tmp_path, steps=150, progress=True, skills=2))
+    bar = SimpleNamespace(postfix={})
+    bar.set_postfix = lambda **kw: bar.postfix.update(kw)
+    logger = SimpleNamespace(log=lambda step, scalars: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t._log(logger, bar, 12.0)
+    assert bar.postfix == {"sps": "12", "ret": "n/a", "eval": "n/a"}
+    t.last_returns, t.last_eval = [-3.0, math.nan], 5.25
+    t._log(logger, bar, 12.0)
+    assert bar.postfix == {"sps": "12", "ret": "-3.0", "eval": "5.2"}
+    t.last_returns = [-3.0, -1.0]
+    t._log(logger, bar, 12.0)
+    assert bar.postfix["ret"] == "-2.0"
 
 
 @pytest.mark.parametrize("fast_path", [True, False])
