@@ -31,8 +31,8 @@ class LibraryComposeArgs(ComposeArgs):
     """Compose run directories, or with ``--library`` stored skills (bounds stored on the node), offline (thesis ch. 6)."""
 
     run_dirs: Annotated[tuple[str, ...], tyro.conf.Positional]
-    """The constituents: run directories (trained with save_buffer=True), or with ``--library`` skill
-    names (added with their replay buffers)."""
+    """The constituents: run directories (trained with save_buffer=True; with ``--steps 0`` and no ``--bounds``
+    their buffers are not needed), or with ``--library`` skill names (added with their replay buffers)."""
     library: str = ""
     """Compose skills of this library (the positional arguments are skill names) and add the result to it."""
     name: str = ""
