@@ -10,8 +10,9 @@ layer 128, batch 128, tau 1e-2, reward scale 10, embedding (128, 128, 16), s/t u
 10,000 uniform warm-up steps. The probe holds each of 16 fixed latents ``h`` for a 200-step
 episode and plots the xy paths (``OUT/directions.png``): a good primitive spreads over all
 directions. ``--export`` writes the weights and a model card (``card.json``) into
-``softskills/hierarchy/weights/ant-velocity/``, which ``softskills.hierarchy.pretrained``
-loads. Ends with one JSON line.
+``softskills/hierarchy/weights/ant-velocity/`` (or ``--export-dir``; ``ant-velocity-4m`` holds the
+4M-step primitive at rllab's 0.02 s step), which ``softskills.hierarchy.pretrained`` loads. Ends with one
+JSON line.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from softskills.hierarchy import HierarchicalPolicy, load_primitive
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
+from softskills.skills.atomic import write_atomic
 from softskills.skills.logger import read_csv
 from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import Trainer
@@ -96,6 +98,9 @@ def main() -> None:
     p.add_argument("--probe-steps", type=int, default=200, help="env steps per probe latent")
     p.add_argument("--command", default="", help="the training command to record in the model card")
     p.add_argument("--note", default="", help="a note for the model card (e.g. how the run was resumed)")
+    p.add_argument("--train-sps", type=float, default=None,
+                   help="the training env steps/s to record in the model card when the run has no progress.csv "
+                        "(e.g. a snapshot of its checkpoint); default: the last logged charts/SPS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--frame-skip", type=int, default=FRAME_SKIP,
@@ -110,6 +115,8 @@ def main() -> None:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
     if not np.isfinite(args.airborne_cost) or args.airborne_cost < 0:
         p.error(f"--airborne-cost must be a finite number >= 0, got {args.airborne_cost}")
+    if args.train_sps is not None and not (np.isfinite(args.train_sps) and args.train_sps > 0):
+        p.error(f"--train-sps must be a finite number > 0, got {args.train_sps}")
     if args.steps is None:
         args.steps = 300 if args.quick else 4_000_000
     if args.quick:
@@ -129,7 +136,7 @@ def main() -> None:
     steps = int(meta["step"])
     has_log = (out / "progress.csv").exists()  # a bare copy of a checkpoint has none
     sps_log = read_csv(out).get("charts/SPS") if has_log else None
-    sps = sps_log[-1][1] if sps_log else None
+    sps = sps_log[-1][1] if sps_log else args.train_sps
     png = out / "directions.png"
     plot(paths, stats, png, f"AntVelocity primitive, {steps:,} steps")
     result = {"example": "pretrain_locomotion", "quick": args.quick, "steps": steps, "seed": args.seed,
@@ -146,7 +153,7 @@ def main() -> None:
             "obs_dim": layer.policy.obs_dim, "latent_dim": layer.latent_dim,
             "state_sha256": hashlib.sha256((export / "checkpoint" / "state.safetensors").read_bytes()).hexdigest(),
         }
-        (export / "card.json").write_text(json.dumps(card, indent=1))
+        write_atomic(export / "card.json", json.dumps(card, indent=1).encode())
         result["exported"] = str(export)
     print(f"{steps:,} steps; probe: {stats['sectors_hit']}/8 sectors, spread {stats['circular_spread']:.2f}, "
           f"mean distance {stats['mean_distance']:.2f} m over {args.probe_steps} steps")

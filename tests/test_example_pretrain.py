@@ -40,6 +40,14 @@ def test_pretrain_locomotion_quick_exports_a_primitive(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     again = json.loads(proc.stdout.strip().splitlines()[-1])
     assert again["probe"] == m["probe"] and again["train_env_steps_per_s"] is None
+    # without a log, --train-sps records the speed measured elsewhere in the exported card; a bad value is named
+    script = [sys.executable, str(ROOT / "examples" / "pretrain_locomotion.py"), "--quick", "--probe-only",
+              "--out", str(tmp_path / "copy"), "--export", "--export-dir", str(tmp_path / "shipped")]
+    proc = subprocess.run([*script, "--train-sps", "123.5"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "shipped" / "card.json").read_text())["train_env_steps_per_s"] == 123.5
+    proc = subprocess.run([*script, "--train-sps", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "--train-sps must be a finite number > 0, got 0.0" in proc.stderr
 
 
 def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:

@@ -15,8 +15,15 @@ from softskills.skills.loading import load_run
 __all__ = ["PRETRAINED", "load_primitive", "pretrained", "pretrained_card", "pretrained_dir",
            "pretrained_env_kwargs"]
 
-PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0"}
-"""Shipped primitives: name -> the env they were trained on."""
+PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0", "ant-velocity-4m": "softskills/AntVelocity-v0"}
+"""Shipped primitives: name -> the env they were trained on.
+
+- ``ant-velocity``: 500,000 env steps at Ant-v5's 0.05 s step (frame skip 5).
+- ``ant-velocity-4m``: 4,000,000 env steps, the thesis' budget, at rllab's 0.02 s step (frame skip 2; a
+  stack on it must step its env the same way, see :func:`pretrained_env_kwargs`).
+
+Each model card (``card.json``) has the command, steps, seed, date, speed and direction probe.
+"""
 
 
 def pretrained_dir(name: str) -> Path:

@@ -7,24 +7,43 @@ import hashlib
 import pytest
 
 from softskills.hierarchy import pretrained
-from softskills.hierarchy.pretrained import pretrained_card, pretrained_dir
+from softskills.hierarchy.pretrained import pretrained_card, pretrained_dir, pretrained_env_kwargs
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 
 
-def test_shipped_primitive_matches_its_card_and_spreads_over_directions() -> None:
+@pytest.mark.parametrize(("name", "frame_skip"), [("ant-velocity", None), ("ant-velocity-4m", 2)])
+def test_shipped_primitive_matches_its_card_and_spreads_over_directions(name: str, frame_skip: int | None) -> None:
+    """Each shipped primitive: card and weights agree (spaces, hash, env kwargs), and 16 fixed latents held for
+    200 env steps, at the primitive's own frame skip, end up in at least 4 compass sectors."""
     try:
-        path = pretrained_dir("ant-velocity")
+        path = pretrained_dir(name)
     except FileNotFoundError:
-        pytest.skip("no pretrained ant-velocity primitive in this installation")
-    card = pretrained_card("ant-velocity")
-    layer = pretrained("ant-velocity")
-    assert card["env"] == "softskills/AntVelocity-v0"
+        pytest.skip(f"no pretrained {name} primitive in this installation")
+    card = pretrained_card(name)
+    layer = pretrained(name)
+    assert card["env"] == "softskills/AntVelocity-v0" and card["name"] == name
     assert (layer.policy.obs_dim, layer.latent_dim) == (card["obs_dim"], card["latent_dim"]) == (105, 8)
     assert hashlib.sha256((path / "checkpoint" / "state.safetensors").read_bytes()).hexdigest() == card["state_sha256"]
-    assert card["steps"] > 0 and card["config"]["policy"] == "realnvp"
-    paths = latent_rollouts(layer, card["env"], fixed_latents(8, 16, seed=0), steps=200, seed=1000)
+    assert card["steps"] > 0 and card["config"]["policy"] == "realnvp" and card["train_env_steps_per_s"] > 0
+    kwargs = pretrained_env_kwargs(name)
+    assert kwargs == ({} if frame_skip is None else {"frame_skip": frame_skip}) == card.get("env_kwargs", {})
+    paths = latent_rollouts(layer, card["env"], fixed_latents(8, 16, seed=0), steps=200, seed=1000, **kwargs)
     stats = direction_stats(paths)
     assert stats["sectors_hit"] >= 4, stats
+
+
+def test_the_4m_primitive_is_the_thesis_budget_and_refuses_another_frame_skip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``ant-velocity-4m`` was trained for the thesis' 4M steps at rllab's 0.02 s step; a maze stepping at the
+    default 0.05 s cannot stack on it."""
+    from softskills.hierarchy import stacked_trainer
+    from softskills.skills.config import TrainConfig
+
+    card = pretrained_card("ant-velocity-4m")
+    assert card["steps"] == 4_000_000 and card["config"]["env_kwargs"] == '{"frame_skip": 2}'
+    with pytest.raises(ValueError, match="trained with frame_skip=2, but .* frame_skip=5"):
+        stacked_trainer(TrainConfig(env="softskills/AntCrossMaze-v0", policy="realnvp", repeat=3, steps=6,
+                                    stack_on="pretrained:ant-velocity-4m", out=str(tmp_path / "maze"),
+                                    progress=False, tensorboard=False, eval_every=0, threads=1))
 
 
 def test_unknown_pretrained_name_is_refused() -> None:
