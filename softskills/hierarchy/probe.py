@@ -12,7 +12,8 @@ from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.wrapper import LatentActionWrapper
 from softskills.skills.vec import make_env
 
-__all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency", "latent_consistency"]
+__all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency", "latent_consistency",
+           "task_return"]
 
 
 def fixed_latents(latent_dim: int, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -40,6 +41,33 @@ def latent_rollouts(layer: FrozenLayer, env_id: str, latents: np.ndarray, steps:
         env.close()
         paths.append(np.stack(path))
     return paths
+
+
+def task_return(layer: FrozenLayer, env_id: str, episodes: int = 8, steps: int = 200, seed: int = 0,
+                **env_kwargs: object) -> float:
+    """The primitive's mean return on its own training task, acting as it was trained.
+
+    Each episode resets ``env_id`` with ``seed + i`` and draws a fresh latent ``h ~ N(0, I)`` every env step
+    (the training distribution, unlike :func:`latent_rollouts`, which holds one latent), for at most ``steps``
+    steps. A trained primitive scores well above the same network with its weights scrambled, which a
+    direction probe alone does not show.
+    """
+    if episodes < 1 or steps < 1:
+        raise ValueError(f"episodes and steps must be >= 1, got {episodes} and {steps}")
+    rng = np.random.default_rng(seed)
+    totals = []
+    for i in range(episodes):
+        env = LatentActionWrapper(make_env(env_id, **env_kwargs), layer)
+        env.reset(seed=seed + i)
+        total = 0.0
+        for _ in range(steps):
+            _, reward, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
+            total += float(reward)
+            if term or trunc:
+                break
+        env.close()
+        totals.append(total)
+    return float(np.mean(totals))
 
 
 def direction_stats(paths: Sequence[np.ndarray], sectors: int = 8, min_distance: float = 0.5) -> dict[str, float]:

@@ -105,3 +105,40 @@ def test_by_start_sees_a_start_that_sets_the_heading(monkeypatch) -> None:  # ty
     c, _ = probe.latent_consistency(None, "env", latents, repeats=8, steps=7, seed=0)  # type: ignore[arg-type]
     assert c["by_start"]["within"] > 0.95 and c["by_start"]["p_value"] < 0.01
     assert c["within"] < 0.3 and c["p_value"] > 0.05
+
+
+def test_task_return_draws_a_fresh_latent_every_step(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``task_return`` acts as the primitive was trained: a new ``h`` each step, episode i reset with seed + i,
+    stopped at termination; the mean of the episodes' summed rewards; bad counts are refused."""
+    import softskills.hierarchy.probe as probe
+
+    seen: list[tuple[int | None, np.ndarray]] = []
+
+    class FakeEnv:
+        def __init__(self, env: object, layer: object) -> None:
+            self.t, self.seed = 0, None
+
+        def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
+            self.t, self.seed = 0, seed
+            return np.zeros(3), {}
+
+        def step(self, h: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+            self.t += 1
+            seen.append((self.seed, np.array(h)))
+            return np.zeros(3), float(self.seed), self.t == 3 and self.seed == 7, False, {}  # seed 7 ends at 3
+
+        def close(self) -> None:
+            pass
+
+    class Layer:
+        latent_dim = 4
+
+    monkeypatch.setattr(probe, "LatentActionWrapper", FakeEnv)
+    monkeypatch.setattr(probe, "make_env", lambda env_id, **kw: None)
+    mean = probe.task_return(Layer(), "env", episodes=2, steps=5, seed=6)  # type: ignore[arg-type]
+    assert [s for s, _ in seen] == [6] * 5 + [7] * 3
+    assert mean == (6 * 5 + 7 * 3) / 2
+    hs = np.stack([h for _, h in seen])
+    assert hs.shape == (8, 4) and len(np.unique(hs[:, 0])) == 8  # never held
+    with pytest.raises(ValueError, match="episodes and steps must be >= 1"):
+        probe.task_return(Layer(), "env", episodes=0)  # type: ignore[arg-type]
