@@ -37,15 +37,17 @@ from softskills.skills.trainer import Trainer
 NETS = dict(flow_embed_hidden=(64, 64), flow_st_hidden=(16,))
 
 
-def rollouts(run: Path, episodes: int = 20, seed: int = 123) -> tuple[float, list[np.ndarray]]:
-    """Success rate and the xy paths of ``episodes`` sampled episodes of a run (its whole stack)."""
+def rollouts(run: Path, episodes: int = 20, seed: int = 123) -> tuple[float, float, list[np.ndarray]]:
+    """Success rate, mean final goal distance and the xy paths of ``episodes`` sampled episodes of a run (its
+    whole stack)."""
     agent, cfg, meta = load_run(run)
     envs = run_env_factory(cfg, meta.get("run_info"))(episodes)
     torch.manual_seed(0)
     with PathRecorder(envs, slice(2, 4)) as rec:  # the point's xy, at every env step
         res = evaluate(agent, envs, seed=seed, deterministic=False)
     success = float(np.mean([bool(i["success"]) for i in res.final_infos[0]]))
-    return success, rec.paths(0)
+    distance = float(np.mean([float(i["goal_distance"]) for i in res.final_infos[0]]))
+    return success, distance, rec.paths(0)
 
 
 def plot(paths: dict[str, list[np.ndarray]], rates: dict[str, float], goal: int, out: Path) -> None:
@@ -114,15 +116,16 @@ def main() -> None:
     times["three_layers"] = time.perf_counter() - t
 
     runs = {"hierarchy": out / "hierarchy", "flat SAC": out / "flat", "3-layer stack": out / "three" / "l2"}
-    rates, paths = {}, {}
+    rates, distances, paths = {}, {}, {}
     for name, run in runs.items():
-        rates[name], paths[name] = rollouts(run)
-        print(f"{name}: {rates[name]:.0%} success over 20 sampled episodes")
+        rates[name], distances[name], paths[name] = rollouts(run)
+        print(f"{name}: {rates[name]:.0%} success over 20 sampled episodes, final goal distance "
+              f"{distances[name]:.2f}")
     png = out / "trajectories.png"
     plot(paths, rates, args.goal, png)
     print(json.dumps({"example": "point_maze", "quick": args.quick, "seed": args.seed, "goal": args.goal,
                       "repeat": r, "primitive_steps": args.primitive_steps, "high_steps": args.high_steps,
-                      "flat_env_steps": args.high_steps * r, "success": rates,
+                      "flat_env_steps": args.high_steps * r, "success": rates, "final_distance": distances,
                       "wall_s": {k: round(v, 1) for k, v in times.items()}, "png": str(png)}))
 
 

@@ -49,19 +49,21 @@ def test_ant_maze_example_quick(tmp_path: Path) -> None:
         assert r["env_steps_per_goal"] == 300, name
         assert len(r["success"]) == len(r["final_distance"]) == 3
         assert all(0.0 < d < 20.0 for d in r["final_distance"]), (name, r)
-    # The reported rates are those of the saved runs: evaluate two of them again, in a fresh process
+    # The reported rates are those of the saved runs: evaluate each of them again, in a fresh process
     # like the example's (one torch thread, as its main() sets: on an AMD EPYC box 1 and 2 threads round
     # differently, and the Ant's rollouts amplify it), with the example's own function and seed.
     script = ("import json, sys, torch; torch.set_num_threads(1); sys.path.insert(0, %r); "
               "from tests.example_module import load_example; "
               "ex = load_example('ant_maze'); out = {}\n"
-              "for m in ('hierarchy', 'flat'):\n"
+              "for m in ('hierarchy', 'hierarchy-resampled', 'finetune', 'flat'):\n"
               "    s, d, _ = ex.rollouts(ex.Path(%r) / m, %d, seed=12_345)\n"
               "    out[m] = [s.mean(1).tolist(), d.mean(1).tolist(), (s == (d < 2.0)).all().item()]\n"
               "print(json.dumps(out))") % (str(ROOT), str(out), m["episodes"])
     again = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    for name, (success, dist, consistent) in json.loads(again.stdout.strip().splitlines()[-1]).items():
+    replayed = json.loads(again.stdout.strip().splitlines()[-1])
+    assert set(replayed) == set(m["results"])
+    for name, (success, dist, consistent) in replayed.items():
         assert success == m["results"][name]["success"] and dist == m["results"][name]["final_distance"], name
         assert consistent, name  # success is exactly "ended within the 2 m goal radius"
     assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"

@@ -24,6 +24,17 @@ def test_point_maze_example_quick(tmp_path: Path) -> None:
     assert set(m["success"]) == {"hierarchy", "flat SAC", "3-layer stack"}
     for name, rate in m["success"].items():  # the printed lines and the JSON agree
         assert f"{name}: {rate:.0%} success" in proc.stdout
+    # and they are the saved runs' rates: evaluate each run again in a fresh process, one torch thread as the
+    # example's main() sets, with the example's own function and defaults
+    runs = {"hierarchy": "hierarchy", "flat SAC": "flat", "3-layer stack": "three/l2"}
+    script = ("import json, sys, torch; torch.set_num_threads(1); sys.path.insert(0, %r); "
+              "from tests.example_module import load_example; ex = load_example('point_maze'); "
+              "print(json.dumps({k: ex.rollouts(ex.Path(%r) / v)[:2] for k, v in %r.items()}))") % (
+                  str(ROOT), str(out), runs)
+    again = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    replayed = json.loads(again.stdout.strip().splitlines()[-1])
+    assert replayed == {k: [m["success"][k], m["final_distance"][k]] for k in runs}
     assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"
     _, meta, _ = load_checkpoint(out / "hierarchy")
     assert meta["run_info"]["stacked_on"] == str((out / "primitive").resolve())
