@@ -21,6 +21,33 @@ def test_every_id_is_registered_with_its_entry_point_and_horizon() -> None:
     assert gymnasium.registry["softskills/AntSimpleMaze-v0"].kwargs == {"maze": "simple"}
 
 
+def test_each_id_builds_its_env_with_the_originals_horizon() -> None:
+    """Independently of ENV_IDS: the class each id builds, and the episode lengths of the originals (MultiGoal 30,
+    the pusher 300, the Ant envs 1000; originals.md), so a wrong row in the table fails here."""
+    expected = {
+        "softskills/MultiGoal-v0": ("MultiGoalEnv", 30),
+        "softskills/PointVelocity-v0": ("PointVelocityEnv", 200),
+        "softskills/PointMaze-v0": ("PointMazeEnv", 200),
+        "softskills/AntVelocity-v0": ("AntVelocityEnv", 1000),
+        "softskills/AntCrossMaze-v0": ("AntMazeEnv", 1000),
+        "softskills/AntSimpleMaze-v0": ("AntMazeEnv", 1000),
+        "softskills/Pusher-v0": ("PusherEnv", 300),
+    }
+    assert set(expected) == {k for k in gymnasium.registry if k.startswith("softskills/")}
+    for env_id, (cls, horizon) in expected.items():
+        env = gymnasium.make(env_id)
+        try:
+            assert type(env.unwrapped).__name__ == cls and env.spec.max_episode_steps == horizon, env_id
+        finally:
+            env.close()
+    mazes = {m: gymnasium.make(f"softskills/Ant{m.capitalize()}Maze-v0") for m in ("cross", "simple")}
+    try:
+        assert {m: e.unwrapped.maze for m, e in mazes.items()} == {"cross": "cross", "simple": "simple"}
+    finally:
+        for e in mazes.values():
+            e.close()
+
+
 def test_second_registration_does_not_warn() -> None:
     """register_all() again must skip registered ids: Gymnasium only *warns* when an id is
     overridden, so the missing guard shows up as a warning, which is an error here."""
