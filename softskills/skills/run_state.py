@@ -22,9 +22,10 @@ from softskills.skills.config_io import config_to_dict
 from softskills.skills.loading import load_agent_state
 
 if TYPE_CHECKING:
+    from softskills.skills.config import TrainConfig
     from softskills.skills.trainer import Trainer
 
-__all__ = ["trainer_state", "restore_trainer_state"]
+__all__ = ["refill_size", "restore_trainer_state", "trainer_state"]
 
 _REQUIRED_META = ("config", "step", "num_updates", "update_debt", "spaces", "optimizer_groups", "env_states")
 _REQUIRED_TENSORS = ("rng/torch", "trainer/obs", "trainer/ep_ret", "trainer/ep_len")
@@ -57,8 +58,23 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, Tensor], dict[str, Any], 
         "buffer": trainer.buffer.state_meta() if cfg.save_buffer else None,
         "run_info": trainer.run_info,
     }
+    if trainer.refill:  # saved while refilling after a buffer-less resume: the rest of the refill still holds
+        meta["refill"] = trainer.refill
     buf = trainer.buffer.state_tensors() if cfg.save_buffer else None
     return tensors, meta, buf
+
+
+def refill_size(cfg: TrainConfig) -> int:
+    """Transitions per skill to collect before updating after a resume without the replay buffer.
+
+    At least as many as the warm-up put there at the start (``warmup_steps`` env steps of ``num_envs`` envs),
+    one batch, and a tenth of the buffer's capacity, but no more than the buffer holds. A trained critic
+    updated on a few trajectories of its own policy extrapolates to the actions the policy then prefers and
+    diverges: resumed with 3,333 transitions per skill, the Ant maze high level's critic loss went from about
+    100 to 1e13 within 30,000 updates (docs/ant.md), so the refill is sized by the buffer, not the warm-up.
+    """
+    capacity = min(cfg.buffer_size, cfg.steps * cfg.num_envs)
+    return max(1, min(max(cfg.warmup_steps * cfg.num_envs, cfg.batch_size, capacity // 10), capacity))
 
 
 def restore_trainer_state(
@@ -69,7 +85,10 @@ def restore_trainer_state(
     Envs without a simulator snapshot (e.g. Box2D) cannot continue their episode: they keep the
     fresh episode the trainer just reset, their episode counters restart, and a
     ``RuntimeWarning`` says the resume is not exact. A checkpoint saved without its buffer
-    resumes with an empty buffer (also warned).
+    resumes with an empty buffer (also warned). It is then refilled before learning goes on: updates pause
+    until the buffer holds :func:`refill_size` transitions per skill, collected with the restored policy, so
+    that no update samples its batch from a handful of transitions (that made a resumed Ant maze high level
+    diverge). A checkpoint saved during the refill carries the target (``meta["refill"]``).
     """
     missing = [k for k in _REQUIRED_META if k not in meta] + [k for k in _REQUIRED_TENSORS if k not in tensors]
     if missing:
@@ -109,6 +128,7 @@ def restore_trainer_state(
         warnings.warn(f"resume is not exact: {trainer.cfg.env} has no state snapshot, so "
                       f"{int((~restored).sum())} env(s) start a fresh episode", RuntimeWarning, stacklevel=3)
     trainer.step, trainer.num_updates, trainer.update_debt = step, num_updates, debt
+    trainer.refill = int(meta.get("refill", 0))
     trainer.last_eval = math.nan if meta.get("last_eval") is None else float(meta["last_eval"])
     if buf is not None and meta.get("buffer"):
         try:
@@ -119,5 +139,8 @@ def restore_trainer_state(
             warnings.warn("resume is not exact: the wrapped replay buffer was restored into another "
                           "capacity, in time order", RuntimeWarning, stacklevel=3)
     elif step > 0:
-        warnings.warn("resume is not exact: the checkpoint has no replay buffer (save_buffer=False), "
-                      "so training continues from an empty buffer", RuntimeWarning, stacklevel=3)
+        trainer.refill = refill_size(trainer.cfg)
+        warnings.warn(f"resume is not exact: the checkpoint has no replay buffer (saved with save_buffer=False, "
+                      f"or copied without it), so training refills an empty buffer with {trainer.refill} "
+                      f"transitions per skill from the current policy before it updates again",
+                      RuntimeWarning, stacklevel=3)

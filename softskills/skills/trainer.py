@@ -123,6 +123,9 @@ class Trainer:
         self.step = 0
         self.num_updates = 0
         self.update_debt = 0.0
+        # After a resume without the replay buffer: the transitions per skill to collect, with the current
+        # policy, before updates start again (0: none pending). See ``restore_trainer_state``.
+        self.refill = 0
         self.ep_ret = np.zeros((k, n))
         self.ep_len = np.zeros((k, n), dtype=np.int64)
         self.last_returns: list[float] = [math.nan] * k
@@ -250,7 +253,9 @@ class Trainer:
             while self.step < cfg.steps:
                 self._env_step(logger)
                 self.step += 1
-                if self.step > cfg.warmup_steps and len(self.buffer) >= 1:
+                if self.refill and len(self.buffer) >= self.refill:
+                    self.refill = 0  # refilled after a buffer-less resume: updates start again
+                if self.step > cfg.warmup_steps and len(self.buffer) >= 1 and not self.refill:
                     self.update_debt += cfg.updates_per_step
                     while self.update_debt >= 1.0:
                         self.losses = self._update()

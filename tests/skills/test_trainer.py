@@ -173,14 +173,54 @@ def test_resume_refuses_changes_and_fewer_steps(tmp_path: Path) -> None:
         Trainer.resume(tmp_path / "r", steps=300, sac=SACConfig(hidden=(32, 32), tau=0.5))
 
 
-def test_resume_without_buffer_warns_and_continues(tmp_path: Path) -> None:
-    Trainer(small(tmp_path / "r", steps=200, save_buffer=False)).train()
-    with pytest.warns(RuntimeWarning, match="no replay buffer"):
-        resumed = Trainer.resume(tmp_path / "r", steps=260)
-    assert len(resumed.buffer) == 0
+def _record_buffer_sizes(trainer: Trainer) -> list[int]:
+    """Wrap ``trainer._update`` so that each update records how many transitions its batch was drawn from."""
+    sizes: list[int] = []
+    update = trainer._update
+
+    def recording():  # type: ignore[no-untyped-def]
+        sizes.append(len(trainer.buffer))
+        return update()
+
+    trainer._update = recording  # type: ignore[method-assign]
+    return sizes
+
+
+def test_resume_without_buffer_refills_it_before_updating(tmp_path: Path) -> None:
+    """A buffer-less resume collects warmup_steps transitions with the restored policy before it updates
+    again, so no batch is drawn from a few transitions (that made a resumed Ant maze high level diverge)."""
+    Trainer(small(tmp_path / "r", steps=200, save_buffer=False)).train()  # warm-up 100, updates at 101-200
+    with pytest.warns(RuntimeWarning, match="no replay buffer.*refills an empty buffer with 100 transitions"):
+        resumed = Trainer.resume(tmp_path / "r", steps=400)
+    assert len(resumed.buffer) == 0 and resumed.refill == 100
+    sizes = _record_buffer_sizes(resumed)
     resumed.train()
-    assert resumed.step == 260 and len(resumed.buffer) == 60
-    assert resumed.num_updates == 100 + 60
+    assert resumed.step == 400 and len(resumed.buffer) == 200 and resumed.refill == 0
+    assert resumed.num_updates == 100 + 101  # steps 300-400: the first once the buffer holds 100 again
+    assert sizes[0] == 100 and sizes == list(range(100, 201))
+
+
+def test_a_checkpoint_saved_while_refilling_keeps_the_refill(tmp_path: Path) -> None:
+    """A run with save_buffer=True resumed from a copy of its checkpoint without the buffer (as the snapshots
+    of long runs are kept) saves, mid-refill, a partial buffer and the refill target; resuming that checkpoint
+    goes on refilling instead of updating on the partial buffer."""
+    from softskills.skills.checkpoint import load_checkpoint, save_checkpoint
+
+    Trainer(small(tmp_path / "r", steps=200)).train()
+    tensors, meta, _ = load_checkpoint(tmp_path / "r")
+    meta = {k: v for k, v in meta.items() if k != "files"}
+    save_checkpoint(tmp_path / "bare", tensors, {**meta, "buffer": None})  # the weights without the buffer
+    with pytest.warns(RuntimeWarning, match="refills an empty buffer with 100 transitions"):
+        part = Trainer.resume(tmp_path / "bare", steps=250)
+    part.train()  # saves at 250 with 50 transitions and 50 still to collect
+    assert part.num_updates == 100 and len(part.buffer) == 50
+    assert load_checkpoint(tmp_path / "bare")[1]["refill"] == 100
+    again = Trainer.resume(tmp_path / "bare", steps=400)  # the partial buffer is restored: no warning needed
+    assert again.refill == 100 and len(again.buffer) == 50
+    sizes = _record_buffer_sizes(again)
+    again.train()
+    assert sizes[0] == 100 and again.num_updates == 100 + 101
+    assert "refill" not in load_checkpoint(tmp_path / "bare")[1]  # done: the final checkpoint has none
 
 
 def test_resume_of_env_without_snapshot_starts_a_fresh_episode(tmp_path: Path) -> None:
@@ -395,3 +435,18 @@ def test_non_finite_tracker_keeps_the_first_record_only() -> None:
     with pytest.raises(NonFiniteLossError) as e:
         tracker.check("the checkpoint")
     assert str(e.value).startswith("non-finite qf_loss (skills [1]) first at update 3 (env step 30);")
+
+
+def test_refill_size_is_sized_by_the_buffer() -> None:
+    """The refill after a buffer-less resume: the warm-up's transitions, one batch, or a tenth of the buffer,
+    whichever is largest, never more than the buffer holds."""
+    from softskills.skills.run_state import refill_size
+
+    def cfg(**kw: object) -> TrainConfig:
+        return small(Path("unused"), **kw)
+
+    assert refill_size(cfg(steps=3_333_333, warmup_steps=3333, batch_size=128)) == 100_000  # the Ant maze run
+    assert refill_size(cfg(steps=400, warmup_steps=100, batch_size=32)) == 100  # the warm-up's
+    assert refill_size(cfg(steps=400, warmup_steps=10, batch_size=64)) == 64  # one batch
+    assert refill_size(cfg(steps=50, warmup_steps=100, batch_size=32)) == 50  # all the buffer holds
+    assert refill_size(cfg(steps=10_000, warmup_steps=100, batch_size=32, num_envs=4)) == 4000  # capacity 40,000
