@@ -68,10 +68,10 @@ def refill_size(cfg: TrainConfig) -> int:
     """Transitions per skill to collect before updating after a resume without the replay buffer.
 
     At least as many as the warm-up put there at the start (``warmup_steps`` env steps of ``num_envs`` envs),
-    one batch, and a tenth of the buffer's capacity, but no more than the buffer holds. A trained critic
-    updated on a few trajectories of its own policy extrapolates to the actions the policy then prefers and
-    diverges: resumed with 3,333 transitions per skill, the Ant maze high level's critic loss went from about
-    100 to 1e13 within 30,000 updates (docs/ant.md), so the refill is sized by the buffer, not the warm-up.
+    one batch, and a tenth of the buffer's capacity, but no more than the buffer holds. Updating at once would
+    draw whole batches from a handful of transitions. No refill makes such a resume safe, though: the Ant maze
+    high level, resumed without its buffer, diverged after refills of 1, 3,333 and 100,000 transitions per
+    skill (docs/ant.md). A run that must survive a move keeps its buffer.
     """
     capacity = min(cfg.buffer_size, cfg.steps * cfg.num_envs)
     return max(1, min(max(cfg.warmup_steps * cfg.num_envs, cfg.batch_size, capacity // 10), capacity))
