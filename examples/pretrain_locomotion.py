@@ -31,9 +31,9 @@ import torch
 from softskills.envs.ant_velocity import FRAME_SKIP
 from softskills.hierarchy import HierarchicalPolicy, load_primitive
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
+from softskills.skills.atomic import write_atomic
 from softskills.skills.checkpoint import load_checkpoint
 from softskills.skills.config import TrainConfig
-from softskills.skills.atomic import write_atomic
 from softskills.skills.logger import read_csv
 from softskills.skills.sac import SACConfig
 from softskills.skills.trainer import Trainer

@@ -15,7 +15,10 @@ from softskills.skills.loading import load_run
 __all__ = ["PRETRAINED", "load_primitive", "pretrained", "pretrained_card", "pretrained_dir",
            "pretrained_env_kwargs"]
 
-PRETRAINED: dict[str, str] = {"ant-velocity": "softskills/AntVelocity-v0", "ant-velocity-4m": "softskills/AntVelocity-v0"}
+PRETRAINED: dict[str, str] = {
+    "ant-velocity": "softskills/AntVelocity-v0",
+    "ant-velocity-4m": "softskills/AntVelocity-v0",
+}
 """Shipped primitives: name -> the env they were trained on.
 
 - ``ant-velocity``: 500,000 env steps at Ant-v5's 0.05 s step (frame skip 5).

@@ -51,6 +51,20 @@ def task_return(layer: FrozenLayer, env_id: str, episodes: int = 8, steps: int =
     (the training distribution, unlike :func:`latent_rollouts`, which holds one latent), for at most ``steps``
     steps. A trained primitive scores well above the same network with its weights scrambled, which a
     direction probe alone does not show.
+
+    Args:
+        layer: the frozen primitive.
+        env_id: its training env, e.g. ``softskills/AntVelocity-v0``.
+        episodes: how many episodes to average.
+        steps: the most env steps per episode.
+        seed: the first episode's reset seed, and the seed of the latents.
+        **env_kwargs: the env's kwargs (e.g. ``frame_skip=2``; see ``pretrained_env_kwargs``).
+
+    Returns:
+        The mean over episodes of the summed env reward.
+
+    Raises:
+        ValueError: ``episodes`` or ``steps`` below 1.
     """
     if episodes < 1 or steps < 1:
         raise ValueError(f"episodes and steps must be >= 1, got {episodes} and {steps}")
@@ -58,14 +72,16 @@ def task_return(layer: FrozenLayer, env_id: str, episodes: int = 8, steps: int =
     totals = []
     for i in range(episodes):
         env = LatentActionWrapper(make_env(env_id, **env_kwargs), layer)
-        env.reset(seed=seed + i)
-        total = 0.0
-        for _ in range(steps):
-            _, reward, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
-            total += float(reward)
-            if term or trunc:
-                break
-        env.close()
+        try:
+            env.reset(seed=seed + i)
+            total = 0.0
+            for _ in range(steps):
+                _, reward, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
+                total += float(reward)
+                if term or trunc:
+                    break
+        finally:
+            env.close()
         totals.append(total)
     return float(np.mean(totals))
 

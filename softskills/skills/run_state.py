@@ -64,7 +64,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, Tensor], dict[str, Any], 
     return tensors, meta, buf
 
 
-def refill_size(cfg: TrainConfig) -> int:
+def refill_size(cfg: TrainConfig, capacity: int) -> int:
     """Transitions per skill to collect before updating after a resume without the replay buffer.
 
     At least as many as the warm-up put there at the start (``warmup_steps`` env steps of ``num_envs`` envs),
@@ -72,8 +72,14 @@ def refill_size(cfg: TrainConfig) -> int:
     draw whole batches from a handful of transitions. No refill makes such a resume safe, though: the Ant maze
     high level, resumed without its buffer, diverged after refills of 1, 3,333 and 100,000 transitions per
     skill (docs/ant.md). A run that must survive a move keeps its buffer.
+
+    Args:
+        cfg: the resumed run's config.
+        capacity: the replay buffer's capacity per skill, which depends on the ``steps`` given at resume.
+
+    Returns:
+        The number of transitions per skill, between 1 and ``capacity``.
     """
-    capacity = min(cfg.buffer_size, cfg.steps * cfg.num_envs)
     return max(1, min(max(cfg.warmup_steps * cfg.num_envs, cfg.batch_size, capacity // 10), capacity))
 
 
@@ -128,7 +134,10 @@ def restore_trainer_state(
         warnings.warn(f"resume is not exact: {trainer.cfg.env} has no state snapshot, so "
                       f"{int((~restored).sum())} env(s) start a fresh episode", RuntimeWarning, stacklevel=3)
     trainer.step, trainer.num_updates, trainer.update_debt = step, num_updates, debt
-    trainer.refill = int(meta.get("refill", 0))
+    refill = meta.get("refill", 0)
+    if not isinstance(refill, int) or isinstance(refill, bool) or refill < 0:
+        raise CheckpointError(f"checkpoint in {trainer.run_dir} has an invalid refill target {refill!r}")
+    trainer.refill = refill
     trainer.last_eval = math.nan if meta.get("last_eval") is None else float(meta["last_eval"])
     if buf is not None and meta.get("buffer"):
         try:
@@ -139,7 +148,7 @@ def restore_trainer_state(
             warnings.warn("resume is not exact: the wrapped replay buffer was restored into another "
                           "capacity, in time order", RuntimeWarning, stacklevel=3)
     elif step > 0:
-        trainer.refill = refill_size(trainer.cfg)
+        trainer.refill = refill_size(trainer.cfg, trainer.buffer.capacity)
         warnings.warn(f"resume is not exact: the checkpoint has no replay buffer (saved with save_buffer=False, "
                       f"or copied without it), so training refills an empty buffer with {trainer.refill} "
                       f"transitions per skill from the current policy before it updates again",

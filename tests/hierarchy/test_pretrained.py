@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -11,18 +12,20 @@ from softskills.hierarchy.pretrained import pretrained_card, pretrained_dir, pre
 from softskills.hierarchy.probe import direction_stats, fixed_latents, latent_rollouts
 
 
-@pytest.mark.parametrize(("name", "frame_skip", "steps", "min_return"),
-                         [("ant-velocity", None, 200, 105.0), ("ant-velocity-4m", 2, 500, 410.0)])
+@pytest.mark.parametrize(("name", "frame_skip", "steps", "min_sectors", "min_return"),
+                         [("ant-velocity", None, 200, 4, 110.0), ("ant-velocity-4m", 2, 500, 3, 370.0)])
 def test_shipped_primitive_matches_its_card_and_spreads_over_directions(
-    name: str, frame_skip: int | None, steps: int, min_return: float
+    name: str, frame_skip: int | None, steps: int, min_sectors: int, min_return: float
 ) -> None:
     """Each shipped primitive: card and weights agree (spaces, hash, env kwargs); 16 fixed latents held for 10 s
-    (200 steps of 0.05 s, 500 of 0.02 s) at the primitive's own frame skip end up in at least 4 compass sectors;
-    and on its own task it scores well above the same network with scrambled weights (the negative control).
+    (200 steps of 0.05 s, 500 of 0.02 s) at the primitive's own frame skip spread over compass sectors; and on its
+    own task it scores well above the same network with scrambled weights (the negative control).
 
-    The thresholds: on 8 episodes from seeds 1000 and 3000, the shipped weights scored 119-131 and 471-489, and
-    four scramblings at most 95.5 and 355 (2026-11-28). The held-latent paths are chaotic, so where they end
-    differs between CPUs; over reset seeds 1000-5000 the 4M primitive hit 4-6 sectors in 500 steps.
+    The thresholds (AMD EPYC box, 2026-11-28; 32 episodes from reset seed 1000): the shipped weights, each
+    perturbed by about one float32 rounding step to stand in for another CPU's arithmetic, scored 134.6-161.4
+    and 445.4-512.0 (6 perturbations each), and four scramblings 68.2-81.2 and 247.2-291.5. The held-latent paths
+    are chaotic: over reset seeds 1000-5000 the 500,000-step primitive hit 6-8 sectors, the 4M one 4-6, as its
+    rollouts share a drift (docs/ant.md), so it is held to 3.
     """
     import torch
 
@@ -42,21 +45,25 @@ def test_shipped_primitive_matches_its_card_and_spreads_over_directions(
     assert kwargs == ({} if frame_skip is None else {"frame_skip": frame_skip}) == card.get("env_kwargs", {})
     paths = latent_rollouts(layer, card["env"], fixed_latents(8, 16, seed=0), steps=steps, seed=1000, **kwargs)
     stats = direction_stats(paths)
-    assert stats["sectors_hit"] >= 4, stats
-    assert task_return(layer, card["env"], episodes=8, steps=steps, seed=1000, **kwargs) >= min_return
+    assert stats["sectors_hit"] >= min_sectors, stats
+    assert task_return(layer, card["env"], episodes=32, steps=steps, seed=1000, **kwargs) >= min_return
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for p in layer.policy.parameters():
             p.copy_(p.flatten()[torch.randperm(p.numel(), generator=gen)].view_as(p))
-    assert task_return(layer, card["env"], episodes=8, steps=steps, seed=1000, **kwargs) < min_return
+    assert task_return(layer, card["env"], episodes=32, steps=steps, seed=1000, **kwargs) < min_return
 
 
-def test_the_4m_primitive_is_the_thesis_budget_and_refuses_another_frame_skip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_4m_primitive_is_the_thesis_budget_and_refuses_another_frame_skip(tmp_path: Path) -> None:
     """``ant-velocity-4m`` was trained for the thesis' 4M steps at rllab's 0.02 s step; a maze stepping at the
     default 0.05 s cannot stack on it."""
     from softskills.hierarchy import stacked_trainer
     from softskills.skills.config import TrainConfig
 
+    try:
+        pretrained_dir("ant-velocity-4m")
+    except FileNotFoundError:
+        pytest.skip("no pretrained ant-velocity-4m primitive in this installation")
     card = pretrained_card("ant-velocity-4m")
     assert card["steps"] == 4_000_000 and card["config"]["env_kwargs"] == '{"frame_skip": 2}'
     with pytest.raises(ValueError, match="trained with frame_skip=2, but .* frame_skip=5"):

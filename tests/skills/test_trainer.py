@@ -178,7 +178,7 @@ def _record_buffer_sizes(trainer: Trainer) -> list[int]:
     sizes: list[int] = []
     update = trainer._update
 
-    def recording():  # type: ignore[no-untyped-def]
+    def recording() -> dict[str, torch.Tensor]:
         sizes.append(len(trainer.buffer))
         return update()
 
@@ -439,14 +439,25 @@ def test_non_finite_tracker_keeps_the_first_record_only() -> None:
 
 def test_refill_size_is_sized_by_the_buffer() -> None:
     """The refill after a buffer-less resume: the warm-up's transitions, one batch, or a tenth of the buffer,
-    whichever is largest, never more than the buffer holds."""
+    whichever is largest, never more than the buffer holds; a corrupt refill target in a checkpoint is refused."""
     from softskills.skills.run_state import refill_size
 
     def cfg(**kw: object) -> TrainConfig:
         return small(Path("unused"), **kw)
 
-    assert refill_size(cfg(steps=3_333_333, warmup_steps=3333, batch_size=128)) == 100_000  # the Ant maze run
-    assert refill_size(cfg(steps=400, warmup_steps=100, batch_size=32)) == 100  # the warm-up's
-    assert refill_size(cfg(steps=400, warmup_steps=10, batch_size=64)) == 64  # one batch
-    assert refill_size(cfg(steps=50, warmup_steps=100, batch_size=32)) == 50  # all the buffer holds
-    assert refill_size(cfg(steps=10_000, warmup_steps=100, batch_size=32, num_envs=4)) == 4000  # capacity 40,000
+    assert refill_size(cfg(warmup_steps=3333, batch_size=128), 1_000_000) == 100_000  # the Ant maze run
+    assert refill_size(cfg(warmup_steps=100, batch_size=32), 400) == 100  # the warm-up's
+    assert refill_size(cfg(warmup_steps=10, batch_size=64), 400) == 64  # one batch
+    assert refill_size(cfg(warmup_steps=100, batch_size=32), 50) == 50  # all the buffer holds
+    assert refill_size(cfg(warmup_steps=100, batch_size=32, num_envs=4), 40_000) == 4000  # a tenth
+
+
+def test_a_corrupt_refill_target_is_refused(tmp_path: Path) -> None:
+    from softskills.skills.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    Trainer(small(tmp_path / "r", steps=150)).train()
+    tensors, meta, buf = load_checkpoint(tmp_path / "r")
+    meta = {k: v for k, v in meta.items() if k != "files"}
+    save_checkpoint(tmp_path / "r", tensors, {**meta, "refill": -3}, buf)
+    with pytest.raises(CheckpointError, match="invalid refill target -3"):
+        Trainer.resume(tmp_path / "r", steps=200)
