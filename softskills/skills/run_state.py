@@ -93,8 +93,8 @@ def restore_trainer_state(
     ``RuntimeWarning`` says the resume is not exact. A checkpoint saved without its buffer
     resumes with an empty buffer (also warned). It is then refilled before learning goes on: updates pause
     until the buffer holds :func:`refill_size` transitions per skill, collected with the restored policy, so
-    that no update samples its batch from a handful of transitions (that made a resumed Ant maze high level
-    diverge). A checkpoint saved during the refill carries the target (``meta["refill"]``).
+    that no update samples its batch from a handful of transitions (this does not make such a resume safe; see
+    :func:`refill_size`). A checkpoint saved during the refill carries the target (``meta["refill"]``).
     """
     missing = [k for k in _REQUIRED_META if k not in meta] + [k for k in _REQUIRED_TENSORS if k not in tensors]
     if missing:
