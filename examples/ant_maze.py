@@ -33,7 +33,8 @@ scale (at the fixed temperature 1, scale 30 is the same objective as temperature
 was trained with (``--frame-skip 2`` there gives rllab's 0.02 s step). ``--progress-reward W`` adds a
 dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to the sparse reward. It is **not** the
 thesis' task; it is there to tell the high level's exploration problem apart from what the primitive
-can do.
+can do. ``--latent-prior none`` drops the high level's N(0, I) action prior from its objective,
+leaving only its own entropy: an ablation, not the original's setting.
 
 One deviation on purpose: episodes do not end when the torso leaves z ∈ [0.2, 1.0]
 (``terminate_when_unhealthy=False``; ``--terminate-when-unhealthy`` restores it). The shipped
@@ -127,7 +128,7 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
         env=ENV, env_kwargs=env_kwargs(args), tasks=tuple(json.dumps({"goal": g}) for g in args.goals), skills=len(args.goals),
         policy="gaussian" if method == "flat" else "realnvp", steps=steps, warmup_steps=warmup,
         updates_per_step=args.updates_per_step if high else args.updates_per_step / args.repeat, seed=args.seed,
-        out=str(out / method), sac=sac,
+        out=str(out / method), sac=dataclasses.replace(sac, action_prior=args.latent_prior) if high else sac,
         stack_on=args.primitive if high else "", repeat=args.repeat if high else 1,
         hold_latent=method == "hierarchy", eval_every=0, eval_episodes=2, log_every=args.log_every,
         checkpoint_every=args.checkpoint_every, threads=1, progress=args.progress, tensorboard=False,
@@ -256,6 +257,8 @@ def main() -> None:
     p.add_argument("--primitive", default=PRIMITIVE,
                    help="the low level: pretrained:NAME, or a run directory of examples/pretrain_locomotion.py; the "
                         "maze steps with the frame_skip that the primitive was trained with")
+    p.add_argument("--latent-prior", choices=("normal", "none"), default="normal",
+                   help="the high level's action prior: the original's N(0, I), or none (an ablation)")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -308,7 +311,7 @@ def main() -> None:
     plot(results, paths, args.goals, png)
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
-               "episodes": args.episodes, "repeat": args.repeat,
+               "episodes": args.episodes, "repeat": args.repeat, "latent_prior": args.latent_prior,
                "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

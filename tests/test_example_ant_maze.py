@@ -33,7 +33,7 @@ def _args(**overrides: object) -> argparse.Namespace:
                                    terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
                                    primitive_arch={"embed_hidden": [8], "st_hidden": [4]},
-                                   primitive="pretrained:ant-velocity", frame_skip=5)
+                                   primitive="pretrained:ant-velocity", frame_skip=5, latent_prior="normal")
     return argparse.Namespace(**{**base, **overrides})
 
 
@@ -102,6 +102,15 @@ def test_reward_scale_reaches_every_method_and_bad_values_are_refused() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ant_maze.py"), "--reward-scale", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--reward-scale must be positive" in proc.stderr
+
+
+def test_latent_prior_reaches_the_high_level_only() -> None:
+    ex = _example()
+    for prior in ("normal", "none"):
+        args = _args(latent_prior=prior)
+        for method in ex.METHODS:
+            expected = prior if method.startswith("hierarchy") else "uniform"
+            assert ex.config(method, args, Path("unused")).sac.action_prior == expected, (prior, method)
 
 
 def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refused() -> None:

@@ -137,7 +137,8 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
     holding each latent for ``cfg.repeat`` env steps of ``cfg.env`` (with its tasks: each layer
     has its own env or reward). It must be a Real-NVP policy (so the stack stays invertible),
     is trained unsquashed, and uses the ``normal`` action prior (its actions are the lower
-    layer's N(0, I) latents); a ``uniform`` prior in ``cfg`` is replaced.
+    layer's N(0, I) latents); a ``uniform`` prior in ``cfg`` is replaced, while ``none`` (no prior
+    term, an ablation) is kept.
 
     Args:
         cfg: the new layer's config; ``stack_on`` must name a trained Real-NVP run.
@@ -149,7 +150,7 @@ def stacked_trainer(cfg: TrainConfig, adapter: ObsAdapter | None = None) -> Trai
     if cfg.algo != "sac" or cfg.policy != "realnvp":
         raise ValueError(f"a stacked layer must be SAC with a Real-NVP policy (to stay invertible), got "
                          f"algo={cfg.algo!r}, policy={cfg.policy!r}")
-    if cfg.sac.action_prior != "normal":
+    if cfg.sac.action_prior == "uniform":
         cfg = dataclasses.replace(cfg, sac=dataclasses.replace(cfg.sac, action_prior="normal"))
     stack_on = cfg.stack_on if cfg.stack_on.startswith(PRETRAINED_PREFIX) else str(Path(cfg.stack_on).resolve())
     cfg = dataclasses.replace(cfg, stack_on=stack_on)

@@ -47,9 +47,11 @@ class SACConfig:
     """Entropy target; ``None`` means ``-|A|``."""
     reward_scale: float = 1.0
     """Multiplies rewards in the critic target."""
-    action_prior: Literal["uniform", "normal"] = "uniform"
+    action_prior: Literal["uniform", "normal", "none"] = "uniform"
     """``uniform`` (log prior 0) or ``normal`` (``log N(a; 0, I)``) for a layer whose actions
-    are a lower layer's Gaussian latent (Haarnoja et al. 2018, latent-space hierarchies)."""
+    are a lower layer's Gaussian latent (Haarnoja et al. 2018, latent-space hierarchies).
+    ``none`` also adds no prior term, for a latent-space layer too: an ablation of ``normal``
+    that keeps only the policy's own entropy (an improper flat prior on the unbounded latent)."""
     hidden: tuple[int, ...] = (256, 256)
     """Hidden widths of the critics and of the Gaussian policy's trunk."""
 
@@ -63,13 +65,14 @@ class SACConfig:
         for name in ("q_lr", "policy_lr", "alpha_lr"):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.action_prior not in ("uniform", "normal"):
-            raise ValueError(f"action_prior must be 'uniform' or 'normal', got {self.action_prior!r}")
+        if self.action_prior not in ("uniform", "normal", "none"):
+            raise ValueError(f"action_prior must be 'uniform', 'normal' or 'none', got {self.action_prior!r}")
 
 
 def action_log_prior(act: Tensor, kind: str) -> Tensor:
-    """``log p(a)`` of the action prior: 0 for ``uniform`` (constant dropped), ``log N(a; 0, I)`` for ``normal``."""
-    if kind == "uniform":
+    """``log p(a)`` of the action prior: 0 for ``uniform`` (constant dropped) and ``none``, ``log N(a; 0, I)`` for
+    ``normal``."""
+    if kind in ("uniform", "none"):
         return torch.zeros(act.shape[:-1], dtype=act.dtype, device=act.device)
     return (-0.5 * act.pow(2) - _HALF_LOG_2PI).sum(-1)
 

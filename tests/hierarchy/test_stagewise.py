@@ -89,6 +89,19 @@ def test_the_upper_layer_holds_each_latent_for_its_repeat(tmp_path: Path) -> Non
         envs.close()
 
 
+def test_the_upper_layer_gets_the_normal_prior_unless_it_asks_for_none(tmp_path: Path) -> None:
+    """A stacked layer's ``uniform`` prior (the default) becomes ``normal``; ``none``, the ablation, is kept."""
+    Trainer(cfg(tmp_path / "low", "softskills/PointVelocity-v0", 40)).train()
+    up = dict(stack_on=str(tmp_path / "low"), repeat=2)
+    for asked, used in (("uniform", "normal"), ("normal", "normal"), ("none", "none")):
+        sac = dataclasses.replace(SMALL["sac"], action_prior=asked)  # type: ignore[arg-type]
+        trainer = stacked_trainer(cfg(tmp_path / f"up-{asked}", "softskills/PointMaze-v0", 10, **{**up, "sac": sac}))
+        try:
+            assert trainer.cfg.sac.action_prior == used and trainer.agent.config.action_prior == used, asked
+        finally:
+            trainer.envs.close()
+
+
 def test_stacked_resume_equals_straight_run(tmp_path: Path) -> None:
     Trainer(cfg(tmp_path / "low", "softskills/PointVelocity-v0", 60)).train()
     up = dict(stack_on=str(tmp_path / "low"), repeat=2)

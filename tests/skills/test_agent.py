@@ -137,6 +137,23 @@ def test_agent_uses_the_configured_prior_and_entropy_target() -> None:
     assert not torch.allclose(losses["alpha_loss"], alpha_loss(agent.log_alpha, log_pi, -float(ACT)), rtol=1e-3)
 
 
+def test_no_prior_drops_the_prior_term_only() -> None:
+    """``action_prior="none"`` gives the uniform prior's losses bit for bit on the same agent and noise, and
+    differs from ``normal``: it keeps the entropy and removes only ``log p(a)``."""
+    g = torch.Generator().manual_seed(4)
+    batch = random_batch(1, g)
+    noise, next_noise = torch.randn(1, B, ACT, generator=g), torch.randn(1, B, ACT, generator=g)
+    losses = {}
+    for prior in ("uniform", "none", "normal"):
+        agent = make_agent([0], SACConfig(hidden=(32, 32), action_prior=prior, init_alpha=0.3))  # type: ignore[arg-type]
+        losses[prior] = agent.compute_losses(batch, noise, next_noise)
+    for key in ("qf_loss", "actor_loss", "alpha_loss"):
+        assert torch.equal(losses["none"][key], losses["uniform"][key]), key
+    assert not torch.allclose(losses["none"]["actor_loss"], losses["normal"]["actor_loss"])
+    a = torch.randn(5, ACT, generator=g)
+    assert torch.equal(action_log_prior(a, "none"), torch.zeros(5))
+
+
 def test_alpha_loss_is_alpha_times_entropy_gap() -> None:
     """J(alpha) = E[alpha * sg(-log pi - H_target)] (thesis eq. 5.20), tested at alpha = 0.2, where it
     differs from softlearning's log_alpha * (...) form (both agree only at log alpha = 0).
