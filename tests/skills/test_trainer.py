@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import tests.skills._noss_env  # noqa: F401  (registers test/NoSnapshot-v0)
 from softskills.cli import main
 from softskills.skills.checkpoint import CheckpointError, load_checkpoint
 from softskills.skills.config import TrainConfig
+from softskills.skills.config_io import RESUMABLE_FIELDS
 from softskills.skills.evaluate import evaluate
 from softskills.skills.factory import default_env_factory
 from softskills.skills.sac import SACConfig
@@ -163,6 +165,22 @@ def test_trainer_with_resume_true_resumes_and_never_overwrites(tmp_path: Path) -
         Trainer(small(tmp_path / "nothing", resume=True))
 
 
+def test_resume_accepts_every_resumable_setting_and_stays_exact(tmp_path: Path) -> None:
+    """Every setting the README lets a resume change is accepted, and changing them all leaves the parameters
+    equal to a straight run's (they only change logging, evaluation, checkpointing and speed)."""
+    straight = Trainer(small(tmp_path / "s", steps=300))
+    straight.train()
+    Trainer(small(tmp_path / "r", steps=200)).train()
+    changed = dict(threads=1, log_every=7, checkpoint_every=60, eval_every=0, eval_episodes=3, tensorboard=True,
+                   progress=False, fast_path=not straight.cfg.fast_path,
+                   retain_freed_memory=not straight.cfg.retain_freed_memory, device="cpu")
+    assert set(changed) | {"steps", "resume", "overwrite", "out"} == RESUMABLE_FIELDS
+    resumed = Trainer.resume(tmp_path / "r", steps=300, **changed)
+    assert resumed.step == 200 and all(getattr(resumed.cfg, k) == v for k, v in changed.items())
+    resumed.train()
+    assert_same(params(straight), params(resumed))
+
+
 def test_resume_refuses_changes_and_fewer_steps(tmp_path: Path) -> None:
     Trainer(small(tmp_path / "r", steps=200)).train()
     with pytest.raises(ValueError, match=r"seed .*batch_size"):
@@ -285,6 +303,18 @@ def test_per_skill_tasks(tmp_path: Path) -> None:
         small(tmp_path / "x", skills=1, tasks=("[1, 2]",))
 
 
+def test_tasks_are_merged_over_env_kwargs(tmp_path: Path) -> None:
+    """Each skill's env gets ``env_kwargs`` updated by its task: a task's key wins, the others are inherited."""
+    cfg = small(tmp_path / "t", env="test/NoSnapshot-v0", skills=2, env_kwargs={"terminate_at": 5, "dim": 3},
+                tasks=({"dim": 3}, {"terminate_at": 7}))
+    assert cfg.task_kwargs() == [{"terminate_at": 5, "dim": 3}, {"terminate_at": 7, "dim": 3}]
+    t = Trainer(cfg)
+    try:
+        assert [(row[0].unwrapped.terminate_at, row[0].unwrapped.dim) for row in t.envs.envs] == [(5, 3), (7, 3)]
+    finally:
+        t.envs.close()
+
+
 def test_tasks_with_different_spaces_are_refused() -> None:
     fns = [lambda: make_env("test/NoSnapshot-v0", dim=2), lambda: make_env("test/NoSnapshot-v0", dim=3)]
     with pytest.raises(ValueError, match="skill 1's task .* differ from skill 0"):
@@ -309,14 +339,22 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     torch.testing.assert_close(agent.act(obs, deterministic=True), t.agent.act(obs, deterministic=True))
 
 
-def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "p"
     main(["train", "--env", "Pendulum-v1", "--steps", "300", "--warmup-steps", "100", "--batch-size", "32",
-          "--out", str(out), "--no-progress", "--eval-episodes", "1", "--log-every", "100",
+          "--out", str(out), "--no-progress", "--eval-episodes", "1", "--log-every", "100", "--eval-every", "200",
           "--sac.hidden", "32", "32"])
     assert (out / "checkpoint" / "meta.json").exists()
-    assert "losses/qf_loss" in (out / "progress.csv").read_text()
-    assert list((out / "tb").glob("events.out.tfevents.*"))
+    csv_keys = {line.split(",")[1] for line in (out / "progress.csv").read_text().splitlines()[1:]}
+    readme_keys = {"charts/episodic_return", "charts/SPS", "losses/qf_loss", "losses/actor_loss", "losses/alpha",
+                   "eval/return"}
+    assert readme_keys <= csv_keys
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tb"))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == csv_keys  # the same scalars as progress.csv
     capsys.readouterr()
     main(["eval", str(out), "--episodes", "2", "--seed", "7"])
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -325,6 +363,17 @@ def test_cli_train_eval_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert line["mean_return"] == pytest.approx(float(expect.mean()), rel=1e-6)
     main(["plot", str(out)])
     assert (out / "curves.png").stat().st_size > 1000
+    shutil.copytree(out, tmp_path / "q")
+    import matplotlib.axes
+
+    labels: list[str] = []
+    plot = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot",
+                        lambda self, *a, **kw: (labels.append(kw.get("label", "")), plot(self, *a, **kw))[1])
+    capsys.readouterr()
+    main(["plot", str(out), str(tmp_path / "q"), "--out", str(tmp_path / "both.png")])
+    assert json.loads(capsys.readouterr().out)["png"] == str(tmp_path / "both.png")
+    assert (tmp_path / "both.png").stat().st_size > 1000 and set(labels) == {"p", "q"}
 
 
 def test_cli_resume_keeps_settings_and_refuses_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
