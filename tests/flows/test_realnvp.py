@@ -417,3 +417,15 @@ def test_conditioner_off_block_weights_are_masked_out_and_get_no_gradient() -> N
     for i in range(1, len(cond.weight)):
         off = getattr(cond, f"block_mask_{i}") == 0
         assert torch.equal(cond.weight[i].grad[:, off], torch.zeros_like(cond.weight[i].grad[:, off]))
+
+
+def test_class_defaults_are_the_originals() -> None:
+    """README: 2 couplings, s/t nets of one tanh layer of |A| units, embedding (256, 256, 2|A|) with ReLU, tanh
+    squashing (what ``RealNVPPolicy(K, obs_dim, act_dim)`` builds, not only what it records in ``arch``)."""
+    policy = RealNVPPolicy(2, 5, 6)
+    assert len(policy.couplings) == 2 and policy.squash
+    assert [(lay.in_features, lay.out_features) for lay in policy.embed.layers] == [(5, 256), (256, 256), (256, 12)]
+    assert policy.embed.activation_name == "relu"
+    for coupling in policy.couplings:
+        assert coupling.transform_net.sizes == [3 + 12, 6, 3]  # concat(x_a, embed(s)) -> |A| units -> x_b
+    assert policy.arch["st_hidden"] == [6] and policy.arch["embed_hidden"] == [256, 256]

@@ -79,11 +79,25 @@ def test_wrapper_stops_early_at_the_episode_end() -> None:
     assert trunc and not term and len(inner.actions) == 10
 
 
-def _skill_envs(k: int, n: int) -> SkillEnvs:
-    return SkillEnvs([lambda: make_env("test/NoSnapshot-v0")] * k, n)
+def test_wrapper_stops_early_at_a_termination() -> None:
+    """A true termination mid-repeat ends the high-level step there: fewer sub-steps, ``terminated`` set."""
+    layer = FrozenLayer(flow(2, 1))
+    inner = Recorder(make_env("test/NoSnapshot-v0", terminate_at=6))
+    env = LatentActionWrapper(inner, layer, repeat=4)
+    env.reset(seed=1)
+    first = env.step(np.array([0.3]))
+    _, _, term, trunc, info = env.step(np.array([0.3]))  # terminates at inner step 6, 2 sub-steps in
+    assert first[4]["substeps"] == 4 and not first[2] and info["substeps"] == 2
+    assert term and not trunc and len(inner.actions) == 6
 
 
-def test_vectorised_form_matches_single_wrappers_with_one_forward_per_substep() -> None:
+def _skill_envs(k: int, n: int, **kwargs: object) -> SkillEnvs:
+    return SkillEnvs([lambda: make_env("test/NoSnapshot-v0", **kwargs)] * k, n)
+
+
+@pytest.mark.parametrize("terminate_at", [None, 5])
+def test_vectorised_form_matches_single_wrappers_with_one_forward_per_substep(terminate_at: int | None) -> None:
+    """Truncations (10-step episodes) and, with ``terminate_at`` 5, terminations two sub-steps into a repeat."""
     layer = FrozenLayer(flow(2, 1, seed=3))
     calls = {"n": 0}
     original = layer.policy.forward
@@ -94,13 +108,15 @@ def test_vectorised_form_matches_single_wrappers_with_one_forward_per_substep() 
 
     layer.policy.forward = counted  # type: ignore[method-assign]
     k, n, repeat = 2, 3, 3
-    vec = LatentSkillEnvs(_skill_envs(k, n), layer, repeat)
+    vec = LatentSkillEnvs(_skill_envs(k, n, terminate_at=terminate_at), layer, repeat)
     seeds = np.arange(k * n).reshape(k, n)
     obs = vec.reset(seeds)
-    singles = [[LatentActionWrapper(make_env("test/NoSnapshot-v0"), layer, repeat) for _ in range(n)] for _ in range(k)]
+    singles = [[LatentActionWrapper(make_env("test/NoSnapshot-v0", terminate_at=terminate_at), layer, repeat)
+                for _ in range(n)] for _ in range(k)]
     ref = np.stack([np.stack([singles[i][j].reset(seed=int(seeds[i, j]))[0] for j in range(n)]) for i in range(k)])
     np.testing.assert_array_equal(obs, ref)
     rng = np.random.default_rng(0)
+    terminations = 0
     for _ in range(5):  # 15 inner steps: crosses the 10-step episode end with an early stop
         h = rng.standard_normal((k, n, 1))
         before = calls["n"]
@@ -113,8 +129,10 @@ def test_vectorised_form_matches_single_wrappers_with_one_forward_per_substep() 
                 assert res.terminated[i, j] == te  # a truncation is not a termination (it bootstraps)
                 assert res.infos[i][j]["substeps"] == info["substeps"]
                 np.testing.assert_allclose(res.final_obs[i, j], o)
+                terminations += te
                 if te or tr:
                     singles[i][j].reset()
+    assert terminations == (0 if terminate_at is None else 2 * k * n)  # 3 + 2 sub-steps per episode
 
 
 def test_stack_of_three_exports_one_invertible_policy_equal_to_the_wrapped_rollout() -> None:
