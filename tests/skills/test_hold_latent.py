@@ -86,3 +86,23 @@ def test_resume_with_held_latents_equals_straight_run(tmp_path: Path) -> None:
 def test_hold_latent_needs_an_invertible_policy(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="hold_latent needs an invertible policy"):
         Trainer(small(tmp_path / "r", hold_latent=True))
+
+
+def test_the_losses_draw_fresh_latents_not_the_held_ones(tmp_path: Path) -> None:
+    """With ``hold_latent`` only exploration holds ``h``: every ``policy.sample`` of an update (at ``s`` and ``s'``)
+    uses a fresh latent per batch row, recovered by inverting the flow as it was at that call."""
+    t = Trainer(small(tmp_path / "r", steps=130, warmup_steps=100, **NETS))
+    latents: list[torch.Tensor] = []
+    sample = t.agent.policy.sample
+
+    def spy(obs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        act, log_pi = sample(obs, *args, **kwargs)
+        with torch.no_grad():
+            latents.append(t.agent.policy.inverse(atanh_clamped(act.detach()), obs)[0])
+        return act, log_pi
+
+    t.agent.policy.sample = spy  # type: ignore[method-assign]
+    t.train()
+    assert t.num_updates == 30 and len(latents) >= 2 * 30
+    for h in latents:  # (K, B, A): the rows spread like N(0, I), not one latent repeated
+        assert h.shape[1] == 32 and h.std(dim=1).min() > 0.5
