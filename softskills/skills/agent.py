@@ -128,7 +128,8 @@ class SACAgent(nn.Module):
         cfg = self.config
         prior = cfg.action_prior
         # log p(a) = 0 for the uniform prior and none: pass None and skip two ops (no bit changes)
-        log_prior = (lambda a: None) if prior in ("uniform", "none") else (lambda a: action_log_prior(a, prior).float())
+        no_prior = prior in ("uniform", "none")
+        log_prior = (lambda a: None) if no_prior else (lambda a: action_log_prior(a, prior).float())
         alpha = self.log_alpha.detach().exp()
         with self._autocast():
             with torch.no_grad():

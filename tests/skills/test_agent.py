@@ -145,7 +145,8 @@ def test_no_prior_drops_the_prior_term_only() -> None:
     noise, next_noise = torch.randn(1, B, ACT, generator=g), torch.randn(1, B, ACT, generator=g)
     losses = {}
     for prior in ("uniform", "none", "normal"):
-        agent = make_agent([0], SACConfig(hidden=(32, 32), action_prior=prior, init_alpha=0.3))  # type: ignore[arg-type]
+        cfg = SACConfig(hidden=(32, 32), action_prior=prior, init_alpha=0.3)  # type: ignore[arg-type]
+        agent = make_agent([0], cfg)
         losses[prior] = agent.compute_losses(batch, noise, next_noise)
     for key in ("qf_loss", "actor_loss", "alpha_loss"):
         assert torch.equal(losses["none"][key], losses["uniform"][key]), key
