@@ -36,14 +36,6 @@ KEYS = {"example", "env", "variant", "algo", "policy", "quick", "seed", "extract
         "table", "wall_s"}
 
 
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    """The example evaluates with one torch thread; re-evaluate with the same, then restore."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

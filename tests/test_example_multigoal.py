@@ -21,14 +21,6 @@ METHODS = {"sql", "sac_gaussian", "sac_realnvp"}
 EVAL_SEED = 10_000  # examples/multigoal.py: episode i resets with EVAL_SEED + seed + i, torch RNG seeded so
 
 
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    """The example evaluates with one torch thread; replay with the same, then restore."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def replay_evaluation(run_dir: Path, episodes: int, seed: int) -> tuple[list[int], float, float]:
     """Goal indices, success rate and mean return of the example's evaluation, replayed from the checkpoint.

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tests.example_module import load_example
 
@@ -23,14 +22,6 @@ TASKS = ["push bottom-left", "push bottom-middle", "push bottom-right"]  # the r
 THESIS_SQL_DIRECT = [0.11, 0.12, 0.18]  # thesis Table 6.1, the direct rows of the SQL column
 HELD_OUT = [0.082, 0.031, 0.065]  # README: the same policies on seeds 20,000 + e (2026-11-29)
 TOLERANCE = 0.02  # another CPU may round differently and so move some episodes a little
-
-
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("seed", [10_000, 20_000])
