@@ -58,7 +58,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,10 @@ from softskills.skills.loading import load_run
 from softskills.skills.sac import SACConfig
 from softskills.skills.sql import SQLConfig
 from softskills.skills.trainer import Trainer
+from softskills.skills.vec import StepResult
 
 ENV = "softskills/Pusher-v0"
+OnStep = Callable[[StepResult, np.ndarray], None]
 CONSTITUENTS: tuple[tuple[str, list[float | None]], ...] = (
     ("left", [-1, None]), ("middle", [0, None]), ("right", [1, None]), ("bottom", [None, -1]),
 )
@@ -250,12 +252,13 @@ def train(cfg: TrainConfig, reuse: bool = False) -> dict[str, Any]:
 
 
 def final_distances(run_dir: str | Path, episodes: int, seed: int, sampled: bool = False,
-                    resample: int = 0) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+                    resample: int = 0, on_step: OnStep | None = None) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Reload ``run_dir`` and evaluate every skill on its own task: final goal distances ``(K, E)``,
     final puck positions ``(K, E, 2)`` and the tasks (episode e seeded ``seed + e``). The policy acts
     deterministically, or with ``sampled`` draws its actions (torch seeded with ``seed`` first).
     ``resample > 0`` (a composed run only) acts from ``exp(Q_Sigma/alpha)`` by resampling that many
-    uniform candidates per state instead of the extracted policy (deterministic: the best candidate)."""
+    uniform candidates per state instead of the extracted policy (deterministic: the best candidate).
+    ``on_step`` is passed to ``evaluate`` (it sees every step)."""
     agent, cfg, _ = load_run(run_dir)
     if resample:
         agent = load_resampled(run_dir, resample)
@@ -264,7 +267,7 @@ def final_distances(run_dir: str | Path, episodes: int, seed: int, sampled: bool
     try:
         if sampled:
             torch.manual_seed(seed)
-        res = evaluate(agent, envs, seed, deterministic=not sampled)
+        res = evaluate(agent, envs, seed, deterministic=not sampled, on_step=on_step)
     finally:
         envs.close()
     dist = np.array([[float(info["goal_distance"]) for info in row] for row in res.final_infos])

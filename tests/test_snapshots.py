@@ -36,3 +36,31 @@ def test_sql_direct_tasks_beat_the_thesis_direct_rows(seed: int, one_thread: Non
     mean = dist.mean(axis=1)
     assert np.all(mean < THESIS_SQL_DIRECT), f"{mean} not below the thesis' {THESIS_SQL_DIRECT}"
     np.testing.assert_allclose(mean, recorded, atol=TOLERANCE)
+
+
+SAC_CONSTITUENTS = ROOT / "snapshots" / "pusher-sac-realnvp-500k"  # push left / middle / right / bottom
+
+
+def test_only_the_direct_task_pushes_with_the_prong_tips_where_the_cradle_cannot_reach(
+        tmp_path: Path, one_thread: None) -> None:
+    """docs/pusher.md, "Why bottom-left's merges stop short": push left and push bottom never push the puck
+    beyond 1.25 m from the base; SQL's direct bottom-left policy does, mostly with a prong's tip; the
+    bottom-left merge of the SAC constituents (weights 1.5 : 1, from exp(Q_Sigma/alpha)) pushes there far
+    less, mostly in the cradle. 50 episodes each (the docs' 100-episode numbers are their own)."""
+    from softskills.cli import main as cli_main
+
+    contacts = load_example("pusher_contacts").push_contacts
+    cons = contacts(SAC_CONSTITUENTS, 50, 10_000)["skills"]
+    assert [s["task"]["goal"] for s in cons] == [[-1, None], [0, None], [1, None], [None, -1]]
+    assert cons[0]["all"]["pushes"] > 1000 and cons[3]["all"]["pushes"] > 1000
+    assert cons[0]["beyond"]["pushes"] == 0 and cons[3]["beyond"]["pushes"] == 0
+    direct = contacts(SQL_DIRECT, 50, 10_000, sampled=True)["skills"][0]
+    assert direct["task"]["goal"] == [-1, -1]
+    assert direct["beyond"]["pushes"] > 1000 and direct["beyond"]["tip"] > 0.5, direct
+    merge = tmp_path / "bl"
+    cli_main(["compose", str(SAC_CONSTITUENTS), str(SAC_CONSTITUENTS), "--skills", "0", "3", "--weights", "1.5",
+              "1", "--steps", "0", "--out", str(merge), "--no-progress"])
+    merged = contacts(merge, 50, 10_000, sampled=True, resample=500)["skills"][0]
+    assert merged["final_distance"]["mean"] > 0.15, merged  # short of the thesis' 0.11
+    assert merged["beyond"]["pushes"] < direct["beyond"]["pushes"] / 2, (merged, direct)
+    assert merged["beyond"]["tip"] < 0.4 and merged["all"]["cradle"] > 0.9, merged

@@ -34,7 +34,9 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["DEFAULT_GOAL", "FRAME_SKIP", "TORQUE_LIMIT", "PusherEnv", "build_model", "parse_goal"]
+__all__ = [
+    "CRADLE_X", "DEFAULT_GOAL", "FRAME_SKIP", "PRONG_END_X", "TORQUE_LIMIT", "PusherEnv", "build_model", "parse_goal",
+]
 
 Goal = tuple[float | None, float | None]
 
@@ -51,6 +53,12 @@ REJECT_CORNER = np.array([1.0, -1.0])
 REJECT_RADIUS = 0.45
 """Reset resamples the puck while ``||puck - (1, -1)|| <= 0.45`` (originals.md §2.3, the 'hack')."""
 ARM_INIT_NOISE = 0.1
+CRADLE_X = 0.14
+"""The puck centre's x in the fork's frame when it rests against the crossbar between the prongs
+(the crossbar capsule's radius 0.04 plus the puck's radius 0.1); pushed this way, the *cradle*."""
+PRONG_END_X = 0.24
+"""Where the prongs end along the fork's x (their length 0.2 plus the capsule radius 0.04). A puck
+pushed while its centre lies beyond this is pushed by a prong's tip, not by the cradle."""
 
 _ARM, _PUCK = slice(0, 3), slice(3, 5)  # qpos[5:7] are the goal marker's slides
 
@@ -176,8 +184,9 @@ class PusherEnv(gym.Env[np.ndarray, np.ndarray]):
     """Push the puck to a goal point or line; the original's ``PusherEnv`` (originals.md §2.3).
 
     ``info`` (from :meth:`reset` and :meth:`step`) holds ``goal_distance`` (masked, as in the
-    reward), ``arm_distance`` (fork subtree COM to puck COM, 3-D) and ``puck_xy``, all measured
-    on the state the reward was computed on, i.e. *before* the action. The last step's
+    reward), ``arm_distance`` (fork subtree COM to puck COM, 3-D), ``puck_xy`` and
+    ``puck_in_fork`` (see :meth:`puck_in_fork_frame`), all measured on the state the reward was
+    computed on, i.e. *before* the action. The last step's
     ``goal_distance`` is therefore the original's ``FinalGoalDistance`` of Table 6.1 (taken from
     ``env_infos[-1]``, originals.md §2.5); the post-action puck is ``obs[9:11]``.
 
@@ -262,10 +271,23 @@ class PusherEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         return reward, {"goal_distance": goal_dist, "arm_distance": arm_dist, "puck_xy": puck[..., :2].copy()}
 
+    def puck_in_fork_frame(self) -> np.ndarray:
+        """The puck centre's ``(x, y)`` in the fork's (``distal_4``'s) frame, at the current state.
+
+        The fork's x axis runs along the last link, away from the arm; its origin is the crossbar's
+        centre, and the prongs run along x at ``y = -0.2`` and ``0.2``. A puck in the cradle sits
+        near ``(CRADLE_X, 0)``; one pushed by a prong's tip has ``x > PRONG_END_X``.
+        """
+        d = self.data
+        rot = d.xmat[self._fork].reshape(3, 3)
+        offset = d.xpos[self._puck] - d.xpos[self._fork]
+        return (rot.T @ offset)[:2].copy()
+
     def _reward_info(self, obs: np.ndarray, tau: np.ndarray) -> tuple[float, dict[str, Any]]:
+        # Called with the observation of the state ``data`` holds, so the fork-frame puck matches it.
         reward, info = self.compute_reward(obs, tau)
         dists = {k: float(info[k]) for k in ("goal_distance", "arm_distance")}
-        return float(reward), {**dists, "puck_xy": info["puck_xy"]}
+        return float(reward), {**dists, "puck_xy": info["puck_xy"], "puck_in_fork": self.puck_in_fork_frame()}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from softskills.skills.vec import SkillEnvs
+from softskills.skills.vec import SkillEnvs, StepResult
 
 __all__ = ["EvalResult", "evaluate"]
 
@@ -34,10 +35,21 @@ def evaluate(
     seed: int,
     device: str | torch.device = "cpu",
     deterministic: bool = True,
+    on_step: Callable[[StepResult, np.ndarray], None] | None = None,
 ) -> EvalResult:
     """Run one episode in each of the ``(K, N)`` envs of ``envs`` (N = the number of episodes).
 
     Episode ``e`` of every skill is reset with seed ``seed + e``, so skills face the same starts.
+
+    Args:
+        agent: acts on observations ``(K, N, obs_dim)``.
+        envs: the ``(K, N)`` envs.
+        seed: episode ``e`` resets with ``seed + e``.
+        device: where the agent's tensors live.
+        deterministic: act deterministically, or draw actions.
+        on_step: called after every step with its result and the ``(K, N)`` mask of the envs that
+            stepped in it (an episode's envs stop stepping once it ends), e.g. to read every
+            step's ``infos``; it must not change either.
     """
     k, n = envs.num_skills, envs.num_envs
     obs = envs.reset(np.broadcast_to(seed + np.arange(n), (k, n)))
@@ -49,6 +61,8 @@ def evaluate(
         obs_t = torch.as_tensor(np.where(alive[..., None], obs, 0.0), dtype=torch.float32, device=device)
         act = agent.act(obs_t, deterministic=deterministic).float().cpu().numpy()
         res = envs.step(act, active=alive)
+        if on_step is not None:
+            on_step(res, alive.copy())
         returns += res.reward
         lengths += alive
         for i, j in zip(*np.nonzero(res.done & alive)):

@@ -13,7 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import softskills  # noqa: F401  (registers the ids)
-from softskills.envs.pusher import PusherEnv, parse_goal
+from softskills.envs.pusher import CRADLE_X, PRONG_END_X, PusherEnv, parse_goal
 
 ENV_ID = "softskills/Pusher-v0"
 
@@ -213,14 +213,16 @@ def test_bad_kwargs_raise(kwargs: dict[str, Any]) -> None:
 
 def test_info_keys_describe_the_pre_action_state() -> None:
     _, info_reset = PusherEnv(goal=(-1.0, None)).reset(seed=1)
-    assert set(info_reset) == {"goal_distance", "arm_distance", "puck_xy"}
+    assert set(info_reset) == {"goal_distance", "arm_distance", "puck_xy", "puck_in_fork"}
     # A moving puck and arm, so that the state before the action differs from the state after it.
     env = _env_at((0.6, -0.7), puck_vel=(1.0, 0.0), arm_vel=(2.0, -1.0, 1.0), goal=(-1.0, None))
-    obs0 = _obs(env)
+    obs0, fork0 = _obs(env), env.puck_in_fork_frame()
     obs1, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
-    assert set(info) == {"goal_distance", "arm_distance", "puck_xy"}
+    assert set(info) == {"goal_distance", "arm_distance", "puck_xy", "puck_in_fork"}
     assert np.linalg.norm(obs1[9:11] - obs0[9:11]) > 1e-3  # the puck did move during the step
     np.testing.assert_array_equal(info["puck_xy"], obs0[9:11])
+    np.testing.assert_array_equal(info["puck_in_fork"], fork0)
+    assert np.linalg.norm(env.puck_in_fork_frame() - fork0) > 1e-3
     assert info["goal_distance"] == pytest.approx(abs(obs0[9] + 1.0))
     assert info["arm_distance"] == pytest.approx(np.linalg.norm(obs0[6:9] - obs0[9:12]))
     assert info["arm_distance"] != pytest.approx(np.linalg.norm(obs1[6:9] - obs1[9:12]))
@@ -272,6 +274,46 @@ def test_reach_is_shorter_towards_bottom_left() -> None:
     nearest = {g: float(np.linalg.norm(pts - np.array(g), axis=1).min()) for g in ((-1, -1), (1, -1), (0, -1))}
     assert nearest[(-1, -1)] > 0.26
     assert nearest[(1, -1)] < 0.2 and nearest[(0, -1)] < 0.02
+    env.close()
+
+
+@pytest.mark.parametrize(("q1", "puck", "fork_origin"), [(-0.785, (1.34, 0.05), (1.2, 0.0)),
+                                                         (-0.785 + math.pi / 2, (-0.05, 1.34), (0.0, 1.2))])
+def test_puck_in_fork_frame_by_hand(q1: float, puck: tuple[float, float], fork_origin: tuple[float, float]) -> None:
+    """The arm straight along +x, then along +y (joints 0.785 and 1.57 undo the rest pose's bends): the fork's
+    origin is 1.2 m out and its x axis points away from the base, so a puck 0.14 m further out and 0.05 m to
+    the fork's left is at (0.14, 0.05) in the fork's frame, i.e. in the cradle (``CRADLE_X``)."""
+    env = _env_at(puck, arm=(q1, 0.785, 1.57))
+    fork = env.model.body("distal_4").id
+    np.testing.assert_allclose(env.data.xpos[fork][:2], fork_origin, atol=2e-3)
+    np.testing.assert_allclose(env.puck_in_fork_frame(), (CRADLE_X, 0.05), atol=2e-3)
+
+
+def test_the_cradle_cannot_reach_bottom_left_but_a_prong_tip_can() -> None:
+    """Within the joint ranges, a puck pushed in the cradle (against the crossbar, ``|y| <= 0.06`` between
+    the prongs) gets no closer than 0.17 m to (-1, -1) (0.176 m at the proximal joint's limit, found by a local
+    search in docs/pusher.md; sampling only over-estimates a minimum), but within 0.1 m of (1, -1) and onto
+    (0, -1); a puck ahead of a prong's tip reaches all three. Why the bottom-left merges stop short."""
+    env = PusherEnv()
+    env.reset(seed=0)
+    m, d = env.model, env.data
+    fork = m.body("distal_4").id
+    lo, hi = m.jnt_range[:3, 0], m.jnt_range[:3, 1]
+    cradle = np.array([[CRADLE_X, y, 0.0] for y in (-0.06, 0.0, 0.06)])
+    tips = np.array([[PRONG_END_X + 0.1, y, 0.0] for y in (-0.2, 0.2)])
+    pts_cradle, pts_tip = [], []
+    for q in np.random.default_rng(0).uniform(lo, hi, (40_000, 3)):
+        d.qpos[:3] = q
+        mujoco.mj_kinematics(m, d)
+        rot, p = d.xmat[fork].reshape(3, 3), d.xpos[fork]
+        pts_cradle.append((p + cradle @ rot.T)[:, :2])
+        pts_tip.append((p + tips @ rot.T)[:, :2])
+    pc, pt = np.concatenate(pts_cradle), np.concatenate(pts_tip)
+    near = {g: (float(np.linalg.norm(pc - g, axis=1).min()), float(np.linalg.norm(pt - g, axis=1).min()))
+            for g in ((-1, -1), (1, -1), (0, -1))}
+    assert near[(-1, -1)][0] > 0.17
+    assert near[(1, -1)][0] < 0.1 and near[(0, -1)][0] < 0.02
+    assert all(tip < 0.03 for _, tip in near.values()), near
     env.close()
 
 

@@ -457,6 +457,29 @@ def test_evaluate_seeds_each_episode_and_stops_each_at_its_own_end() -> None:
     np.testing.assert_allclose(res.returns, -np.stack([3 * x0, 10 * x0]))
 
 
+def test_evaluate_on_step_sees_every_step_of_the_envs_that_stepped() -> None:
+    """``on_step`` gets each step's result with the mask of the envs that stepped: summed over the calls,
+    the mask gives the episode lengths, and the masked rewards the returns."""
+    from tests.skills._noss_env import NoSnapshotEnv
+
+    class Still:
+        def act(self, obs: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+            return torch.zeros(obs.shape[0], obs.shape[1], 1)
+
+    masks, rewards = [], []
+
+    def on_step(res, active: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+        masks.append(active)
+        rewards.append(np.where(active, res.reward, 0.0))
+
+    envs = SkillEnvs([lambda: NoSnapshotEnv(terminate_at=3), NoSnapshotEnv], num_envs=2)
+    res = evaluate(Still(), envs, seed=5, on_step=on_step)  # type: ignore[arg-type]
+    envs.close()
+    assert len(masks) == 10
+    np.testing.assert_array_equal(np.sum(masks, axis=0), res.lengths)
+    np.testing.assert_allclose(np.sum(rewards, axis=0), res.returns)
+
+
 def test_logged_episode_return_and_length_are_each_episodes_own(tmp_path: Path) -> None:
     """``charts/episodic_return`` is the sum of one episode's stored rewards (reset between episodes)."""
     from softskills.skills.logger import read_csv
