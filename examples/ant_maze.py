@@ -34,7 +34,9 @@ was trained with (``--frame-skip 2`` there gives rllab's 0.02 s step). ``--progr
 dense term ``W·(d_t − d_{t+1})`` (progress towards the goal) to the sparse reward. It is **not** the
 thesis' task; it is there to tell the high level's exploration problem apart from what the primitive
 can do. ``--latent-prior none`` drops the high level's N(0, I) action prior from its objective,
-leaving only its own entropy: an ablation, not the original's setting.
+leaving only its own entropy: an ablation, not the original's setting. ``--auto-alpha`` tunes every method's
+temperature towards an entropy of -dim(action) instead of holding it at 1 (with the prior, the high level's
+temperature then weighs its KL divergence from N(0, I)): also an ablation.
 
 One deviation on purpose: episodes do not end when the torso leaves z ∈ [0.2, 1.0]
 (``terminate_when_unhealthy=False``; ``--terminate-when-unhealthy`` restores it). The shipped
@@ -114,11 +116,11 @@ def config(method: str, args: argparse.Namespace, out: Path) -> TrainConfig:
     steps = args.env_steps // args.repeat if high else args.env_steps
     warmup = args.warmup // args.repeat if high else args.warmup
     if args.quick:
-        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False, init_alpha=1.0,
-                        gamma=args.gamma)
+        sac = SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=args.auto_alpha,
+                        init_alpha=1.0, gamma=args.gamma)
         nets: dict[str, Any] = dict(flow_embed_hidden=(32, 32), flow_st_hidden=(8,), batch_size=32)
     else:
-        sac = SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=False,
+        sac = SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=args.reward_scale, auto_alpha=args.auto_alpha,
                         init_alpha=1.0, gamma=args.gamma)
         nets = dict(flow_embed_hidden=(128, 128), flow_st_hidden=(8,), batch_size=128)
     if method == "finetune":  # the primitive's own architecture, so its weights fit
@@ -259,6 +261,9 @@ def main() -> None:
                         "maze steps with the frame_skip that the primitive was trained with")
     p.add_argument("--latent-prior", choices=("normal", "none"), default="normal",
                    help="the high level's action prior: the original's N(0, I), or none (an ablation)")
+    p.add_argument("--auto-alpha", action="store_true",
+                   help="tune every method's temperature towards the entropy -dim(action) (thesis eq. 5.20), starting "
+                        "at 1; off, the default, is the original's fixed temperature 1 (an ablation)")
     p.add_argument("--progress", action="store_true", help="a progress bar per run")
     p.add_argument("--quick", action="store_true", help="tiny budgets and nets, for CI")
     args = p.parse_args()
@@ -312,6 +317,7 @@ def main() -> None:
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
                "episodes": args.episodes, "repeat": args.repeat, "latent_prior": args.latent_prior,
+               "auto_alpha": args.auto_alpha,
                "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))

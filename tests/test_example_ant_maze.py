@@ -33,7 +33,8 @@ def _args(**overrides: object) -> argparse.Namespace:
                                    terminate_when_unhealthy=False, log_every=100,
                                    checkpoint_every=1000, progress=False, resume=False,
                                    primitive_arch={"embed_hidden": [8], "st_hidden": [4]},
-                                   primitive="pretrained:ant-velocity", frame_skip=5, latent_prior="normal")
+                                   primitive="pretrained:ant-velocity", frame_skip=5, latent_prior="normal",
+                                   auto_alpha=False)
     return argparse.Namespace(**{**base, **overrides})
 
 
@@ -111,6 +112,14 @@ def test_latent_prior_reaches_the_high_level_only() -> None:
         for method in ex.METHODS:
             expected = prior if method.startswith("hierarchy") else "uniform"
             assert ex.config(method, args, Path("unused")).sac.action_prior == expected, (prior, method)
+
+
+def test_auto_alpha_reaches_every_method() -> None:
+    ex = _example()
+    for auto in (False, True):
+        for method in ex.METHODS:
+            sac = ex.config(method, _args(auto_alpha=auto), Path("unused")).sac
+            assert sac.auto_alpha is auto and sac.init_alpha == 1.0 and sac.target_entropy is None, (auto, method)
 
 
 def test_progress_reward_reaches_the_env_of_every_method_and_bad_values_are_refused() -> None:
