@@ -114,10 +114,12 @@ def test_every_seeds_bottom_middle_merge_beats_the_thesis_and_push_right_is_weak
     assert dist[0].mean() < 0.09, dist[0].mean()
 
 
-RIGHT_WITH_ARM_TERM = ROOT / "snapshots" / "pusher-sac-realnvp-500k-right-arm01"  # skills 0, 1: seeds 1, 2
+RIGHT_WITH_ARM_TERM = {1: (ROOT / "snapshots" / "pusher-sac-realnvp-500k-right-arm01", 0),  # (run, skill)
+                       2: (ROOT / "snapshots" / "pusher-sac-realnvp-500k-right-arm01", 1),
+                       3: (ROOT / "snapshots" / "pusher-sac-realnvp-500k-right-arm01-seed3", 0)}
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_push_right_with_the_arm_term_moves_every_puck_and_its_bottom_right_merge_beats_the_thesis(
         seed: int, tmp_path: Path, one_thread: None) -> None:
     """docs/pusher.md, "Push right with the arm-puck term": push right trained with ``arm_distance_cost_coeff=0.1``
@@ -129,15 +131,15 @@ def test_push_right_with_the_arm_term_moves_every_puck_and_its_bottom_right_merg
 
     final_distances = load_example("compose_pusher").final_distances
     starts = np.array([PusherEnv(goal=(1, None)).reset(seed=10_000 + e)[1]["puck_xy"] for e in range(30)])
-    dist, puck, tasks = final_distances(RIGHT_WITH_ARM_TERM, 30, 10_000)
-    right = seed - 1
+    run, right = RIGHT_WITH_ARM_TERM[seed]
+    dist, puck, tasks = final_distances(run, 30, 10_000)
     assert tasks[right]["goal"] == [1, None] and tasks[right]["arm_distance_cost_coeff"] == 0.1, tasks
     assert not np.any(np.linalg.norm(puck[right] - starts, axis=1) < 1e-3)
-    assert dist[right].mean() < 0.06, dist[right].mean()  # docs: 0.040 / 0.039 m on 100 episodes
+    assert dist[right].mean() < 0.06, dist[right].mean()  # docs: 0.040 / 0.039 / 0.018 m on 100 episodes
     merge = tmp_path / "br"
-    cli_main(["compose", str(SEED_CONSTITUENTS[seed]), str(RIGHT_WITH_ARM_TERM), "--skills", "3", str(right),
+    cli_main(["compose", str(SEED_CONSTITUENTS[seed]), str(run), "--skills", "3", str(right),
               "--weights", "1", "1", "--steps", "0", "--env-kwargs", '{"goal": [1, -1]}', "--out", str(merge),
               "--no-progress"])
     dist, puck, _ = final_distances(merge, 30, 10_000, sampled=True, resample=500)
     assert not np.any(np.linalg.norm(puck[0] - starts, axis=1) < 1e-3)
-    assert dist[0].mean() < 0.15, dist[0].mean()  # docs: 0.113 (seed 1) and 0.098 m (seed 2) on 100 episodes
+    assert dist[0].mean() < 0.15, dist[0].mean()  # docs: 0.113 / 0.098 / 0.120 m on 100 episodes
