@@ -66,23 +66,34 @@ def test_only_the_direct_task_pushes_with_the_prong_tips_where_the_cradle_cannot
     assert merged["beyond"]["tip"] < 0.4 and merged["all"]["cradle"] > 0.9, merged
 
 
+def _puck_starts(episodes: int) -> np.ndarray:
+    """The puck's start of episode e (reset seed 10,000 + e); the reset does not depend on the goal."""
+    from softskills.envs.pusher import PusherEnv
+
+    env = PusherEnv(goal=(1, -1))
+    return np.array([env.reset(seed=10_000 + e)[1]["puck_xy"] for e in range(episodes)])
+
+
+def _still(puck: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per episode: the puck ended within 1 mm of its start (the policy never moved it)."""
+    return np.linalg.norm(puck - starts, axis=1) < 1e-3
+
+
 def test_the_bottom_right_merge_misses_the_pucks_push_right_misses(tmp_path: Path, one_thread: None) -> None:
     """docs/pusher.md: the bottom-right merge (the sum of the Q's, from exp(Q_Sigma/alpha)) leaves the puck
     where it started only on starts where push right does too, and on the starts push right moves it ends
     below the thesis' 0.15 m. 50 of the docs' 100 episodes."""
     from softskills.cli import main as cli_main
-    from softskills.envs.pusher import PusherEnv
 
     final_distances = load_example("compose_pusher").final_distances
-    env = PusherEnv(goal=(1, -1))
-    starts = np.array([env.reset(seed=10_000 + e)[1]["puck_xy"] for e in range(50)])
+    starts = _puck_starts(50)
     _, cons_puck, _ = final_distances(SAC_CONSTITUENTS, 50, 10_000)
     merge = tmp_path / "br"
     cli_main(["compose", str(SAC_CONSTITUENTS), str(SAC_CONSTITUENTS), "--skills", "2", "3", "--weights", "1", "1",
               "--steps", "0", "--out", str(merge), "--no-progress"])
     dist, puck, _ = final_distances(merge, 50, 10_000, sampled=True, resample=500)
-    right_still = np.linalg.norm(cons_puck[2] - starts, axis=1) < 1e-3
-    merge_still = np.linalg.norm(puck[0] - starts, axis=1) < 1e-3
+    right_still = _still(cons_puck[2], starts)
+    merge_still = _still(puck[0], starts)
     assert merge_still.sum() >= 5 and not np.any(merge_still & ~right_still), (merge_still, right_still)
     assert dist[0].mean() > 0.15 and dist[0][~right_still].mean() < 0.15, dist
 
@@ -98,14 +109,12 @@ def test_every_seeds_bottom_middle_merge_beats_the_thesis_and_push_right_is_weak
     from exp(Q_Sigma/alpha)) ends below the thesis' 0.09 m; with seeds 2 and 3 push right misses most starts
     (never moving the puck) and ends far above the thesis' 0.10 m. 30 of the docs' 100 episodes."""
     from softskills.cli import main as cli_main
-    from softskills.envs.pusher import PusherEnv
 
     run = SEED_CONSTITUENTS[seed]
     final_distances = load_example("compose_pusher").final_distances
     if seed != 1:
-        starts = np.array([PusherEnv(goal=(1, None)).reset(seed=10_000 + e)[1]["puck_xy"] for e in range(30)])
         dist, puck, _ = final_distances(run, 30, 10_000)
-        still = np.linalg.norm(puck[2] - starts, axis=1) < 1e-3
+        still = _still(puck[2], _puck_starts(30))
         assert still.sum() >= 15 and dist[2].mean() > 0.25, (still.sum(), dist[2].mean())
     merge = tmp_path / "bm"
     cli_main(["compose", str(run), str(run), "--skills", "1", "3", "--weights", "1", "1", "--steps", "0",
@@ -127,19 +136,18 @@ def test_push_right_with_the_arm_term_moves_every_puck_and_its_bottom_right_merg
     (the sum of the Q's, from exp(Q_Sigma/alpha)) it ends below the thesis' bottom-right 0.15 m, never leaving the
     puck where it started. 30 of the docs' 100 episodes."""
     from softskills.cli import main as cli_main
-    from softskills.envs.pusher import PusherEnv
 
     final_distances = load_example("compose_pusher").final_distances
-    starts = np.array([PusherEnv(goal=(1, None)).reset(seed=10_000 + e)[1]["puck_xy"] for e in range(30)])
+    starts = _puck_starts(30)
     run, right = RIGHT_WITH_ARM_TERM[seed]
     dist, puck, tasks = final_distances(run, 30, 10_000)
     assert tasks[right]["goal"] == [1, None] and tasks[right]["arm_distance_cost_coeff"] == 0.1, tasks
-    assert not np.any(np.linalg.norm(puck[right] - starts, axis=1) < 1e-3)
+    assert not _still(puck[right], starts).any()
     assert dist[right].mean() < 0.06, dist[right].mean()  # docs: 0.040 / 0.039 / 0.018 m on 100 episodes
     merge = tmp_path / "br"
     cli_main(["compose", str(SEED_CONSTITUENTS[seed]), str(run), "--skills", "3", str(right),
               "--weights", "1", "1", "--steps", "0", "--env-kwargs", '{"goal": [1, -1]}', "--out", str(merge),
               "--no-progress"])
     dist, puck, _ = final_distances(merge, 30, 10_000, sampled=True, resample=500)
-    assert not np.any(np.linalg.norm(puck[0] - starts, axis=1) < 1e-3)
+    assert not _still(puck[0], starts).any()
     assert dist[0].mean() < 0.15, dist[0].mean()  # docs: 0.113 / 0.098 / 0.120 m on 100 episodes
