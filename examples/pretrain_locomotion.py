@@ -7,7 +7,10 @@
 
 Settings are the original's 2018 low level (originals.md §1.3): SAC with a Real-NVP policy,
 layer 128, batch 128, tau 1e-2, reward scale 10, embedding (128, 128, 16), s/t units 8,
-10,000 uniform warm-up steps. The probe holds each of 16 fixed latents ``h`` for a 200-step
+10,000 uniform warm-up steps, and a fixed temperature of 1 on the scaled reward (the 2018 SAC had no
+temperature tuning, so its policies acted at temperature 1/10 of the raw reward). ``--auto-alpha`` tunes the
+temperature towards an entropy of -dim(A) instead; both shipped primitives were trained that way (the 4M-step
+run's temperature ended at 0.144 on the reward scaled by 10, a seventh of the original's; docs/ant.md). The probe holds each of 16 fixed latents ``h`` for a 200-step
 episode and plots the xy paths (``OUT/directions.png``): a good primitive spreads over all
 directions. ``--export`` writes the weights and a model card (``card.json``) into
 ``softskills/hierarchy/weights/ant-velocity/`` (or ``--export-dir``; ``ant-velocity-4m`` holds the
@@ -56,13 +59,15 @@ def config(args: argparse.Namespace) -> TrainConfig:
     if args.quick:
         return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=100,
                            batch_size=32,
-                           sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(32, 32),
+                           sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=10.0, auto_alpha=args.auto_alpha),
+                           flow_embed_hidden=(32, 32),
                            flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=0, eval_episodes=1,
                            progress=False,
                            tensorboard=False, threads=args.threads, overwrite=not args.resume, resume=args.resume)
     return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=10_000,
                        batch_size=128,
-                       sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=10.0), flow_embed_hidden=(128, 128),
+                       sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=10.0, auto_alpha=args.auto_alpha),
+                       flow_embed_hidden=(128, 128),
                        flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=100_000, eval_episodes=2,
                        checkpoint_every=25_000, log_every=5_000, threads=args.threads, resume=args.resume)
 
@@ -110,6 +115,9 @@ def main() -> None:
     p.add_argument("--airborne-cost", type=float, default=0.0,
                    help="cost per env step with no part of the ant on the floor (default 0, the original reward; "
                         "a positive value discourages hopping and is not the thesis' setting)")
+    p.add_argument("--auto-alpha", action="store_true",
+                   help="tune the temperature towards an entropy of -dim(A) (how the shipped primitives were trained) "
+                        "instead of the original's fixed temperature 1 on the reward scaled by 10")
     args = p.parse_args()
     if args.frame_skip < 1:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")

@@ -57,8 +57,22 @@ def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:
     from tests.example_module import load_example
 
     ex = load_example("pretrain_locomotion")
-    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0)
+    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0, auto_alpha=False)
     assert ex.config(argparse.Namespace(**base, frame_skip=5)).env_kwargs == "{}"  # what the shipped card records
     assert ex.config(argparse.Namespace(**base, frame_skip=2)).env_kwargs == '{"frame_skip": 2}'
     air = ex.config(argparse.Namespace(**{**base, "airborne_cost": 0.2}, frame_skip=5))
     assert json.loads(air.env_kwargs) == {"airborne_cost": 0.2}
+
+
+def test_the_primitive_trains_at_the_original_fixed_temperature_unless_asked_to_tune_it() -> None:
+    """The 2018 SAC had no temperature tuning: temperature 1 on the reward scaled by 10 (originals.md §1.3)."""
+    import argparse
+
+    from tests.example_module import load_example
+
+    ex = load_example("pretrain_locomotion")
+    base = dict(steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0, frame_skip=5)
+    for quick in (False, True):
+        fixed = ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=False)).sac
+        assert (fixed.auto_alpha, fixed.init_alpha, fixed.reward_scale) == (False, 1.0, 10.0)
+        assert ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=True)).sac.auto_alpha is True

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from softskills.hierarchy.layer import FrozenLayer
 from softskills.hierarchy.wrapper import LatentActionWrapper
 from softskills.skills.vec import make_env
 
 __all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency", "latent_consistency",
-           "task_return"]
+           "task_return", "latent_authority"]
 
 
 def fixed_latents(latent_dim: int, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -193,3 +194,51 @@ def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, rep
     disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
     by_start = direction_consistency(disp.transpose(1, 0, 2))
     return {"repeats": repeats, **direction_consistency(disp), "by_start": by_start}, paths
+
+
+def latent_authority(layer: FrozenLayer, observations: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """How far the layer's latent moves its action: the Jacobian ``d a / d h`` at ``h ~ N(0, I)``.
+
+    A layer above acts only through ``h``. If ``a = f(h; s)`` barely changes with ``h`` (a primitive
+    trained at a low temperature maps all of N(0, I) to nearly one action), the layer above has little
+    to steer with, however well it learns. For the identity flow with a tanh squash, ``a = tanh(h)``,
+    the Jacobian is ``diag(1 - tanh(h)^2)``.
+
+    For each observation one latent is drawn; the Jacobian is taken with one backward pass per action
+    dimension for all observations at once (each action row depends only on its own latent).
+
+    Args:
+        layer: the frozen layer.
+        observations: ``(N, D)`` observations of the env it acts in, e.g. visited states.
+        seed: the seed of the latents.
+
+    Returns:
+        ``singular_values``: the median over observations of each of the Jacobian's singular values,
+        largest first; ``log_det``: the median ``log|det d a / d h|``; ``action_gap``: the mean
+        ``|a(h1) - a(h2)|`` for two independent latents at the same observation; ``saturated``: the share
+        of action entries with ``|a| > 0.99`` (only for a squashed layer, else 0).
+
+    Raises:
+        ValueError: ``observations`` is not a non-empty ``(N, D)`` array.
+    """
+    obs = np.asarray(observations, dtype=np.float64)
+    if obs.ndim != 2 or len(obs) == 0:
+        raise ValueError(f"observations must be a non-empty (N, D) array, got shape {obs.shape}")
+    w = next(layer.policy.parameters())
+    gen = torch.Generator().manual_seed(seed)
+    n, d = len(obs), layer.latent_dim
+    o = torch.as_tensor(obs, dtype=w.dtype, device=w.device)
+    h1 = torch.randn(n, d, generator=gen, dtype=w.dtype).to(w.device).requires_grad_(True)
+    h2 = torch.randn(n, d, generator=gen, dtype=w.dtype).to(w.device)
+    with torch.enable_grad():
+        a1, log_det = layer(h1, o)
+        rows = [torch.autograd.grad(a1[:, j].sum(), h1, retain_graph=j < d - 1)[0] for j in range(d)]
+    jac = torch.stack(rows, dim=1)  # (N, d_action, d_latent): jac[b, j, i] = d a_j / d h_i at observation b
+    sv = torch.linalg.svdvals(jac.detach().double()).cpu().numpy()
+    with torch.no_grad():
+        a2 = layer(h2, o)[0]
+    a1 = a1.detach()
+    return {"singular_values": np.median(sv, axis=0).tolist(),
+            "log_det": float(np.median(log_det.detach().double().cpu().numpy())),
+            "action_gap": float((a1 - a2).norm(dim=1).mean()),
+            "saturated": float((a1.abs() > 0.99).double().mean()) if layer.squash else 0.0}

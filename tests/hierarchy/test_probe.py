@@ -142,3 +142,57 @@ def test_task_return_draws_a_fresh_latent_every_step(monkeypatch) -> None:  # ty
     assert hs.shape == (8, 4) and len(np.unique(hs[:, 0])) == 8  # never held
     with pytest.raises(ValueError, match="episodes and steps must be >= 1"):
         probe.task_return(Layer(), "env", episodes=0)  # type: ignore[arg-type]
+
+
+def _layer(squash: bool, identity: bool):  # type: ignore[no-untyped-def]
+    import torch
+
+    from softskills.flows.realnvp import RealNVPPolicy
+    from softskills.hierarchy.layer import FrozenLayer
+
+    torch.manual_seed(0)
+    p = RealNVPPolicy(1, 5, 4, embed_hidden=(16,), st_hidden=(8,), squash=squash)
+    if identity:  # the s- and t-nets' output layers at zero: f(h; s) = h
+        with torch.no_grad():
+            for name, v in p.named_parameters():
+                if "transform_net" in name and name.endswith(".1"):
+                    v.zero_()
+    return FrozenLayer(p)
+
+
+def test_latent_authority_of_the_identity_flow_is_the_tanh_derivative() -> None:
+    import torch
+
+    from softskills.hierarchy.probe import latent_authority
+
+    obs = np.random.default_rng(3).standard_normal((64, 5))
+    r = latent_authority(_layer(squash=True, identity=True), obs, seed=7)
+    gen = torch.Generator().manual_seed(7)  # the latents latent_authority draws
+    h1, h2 = torch.randn(64, 4, generator=gen).double(), torch.randn(64, 4, generator=gen).double()
+    deriv = 1.0 - torch.tanh(h1) ** 2  # a = tanh(h): a diagonal Jacobian, its singular values |diagonal|
+    want = np.median(np.sort(deriv.numpy(), axis=1)[:, ::-1], axis=0)
+    np.testing.assert_allclose(r["singular_values"], want, rtol=1e-5)
+    assert r["log_det"] == pytest.approx(float(np.median(torch.log(deriv).sum(1).numpy())), rel=1e-4)
+    assert r["action_gap"] == pytest.approx(float((torch.tanh(h1) - torch.tanh(h2)).norm(dim=1).mean()), rel=1e-5)
+    assert r["saturated"] == pytest.approx(float((torch.tanh(h1).abs() > 0.99).double().mean()))
+    # unsquashed, the identity flow's Jacobian is I: every singular value 1, log-det 0, nothing saturates
+    r = latent_authority(_layer(squash=False, identity=True), obs, seed=7)
+    np.testing.assert_allclose(r["singular_values"], 1.0, rtol=1e-6)
+    assert abs(r["log_det"]) < 1e-6 and r["saturated"] == 0.0
+
+
+def test_latent_authority_matches_an_autograd_jacobian_of_a_random_flow() -> None:
+    import torch
+
+    from softskills.hierarchy.probe import latent_authority
+
+    layer = _layer(squash=True, identity=False)
+    obs = np.random.default_rng(4).standard_normal((6, 5))
+    r = latent_authority(layer, obs, seed=1)
+    h1 = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    o = torch.as_tensor(obs, dtype=torch.float32)
+    sv = [torch.linalg.svdvals(torch.autograd.functional.jacobian(lambda h: layer(h[None], o[b:b + 1])[0][0],
+                                                                   h1[b]).double()).numpy() for b in range(6)]
+    np.testing.assert_allclose(r["singular_values"], np.median(np.stack(sv), axis=0), rtol=1e-4)
+    with pytest.raises(ValueError, match=r"non-empty \(N, D\) array"):
+        latent_authority(layer, np.zeros((0, 5)))
