@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,9 @@ def test_probe_primitive_quick(tmp_path: Path) -> None:
     assert c["repeats"] == 2 and set(c) >= {"within", "null", "p_value", "pooled", "latents", "by_start"}
     json.loads(proc.stdout.strip().splitlines()[-1], parse_constant=lambda x: pytest.fail(f"non-JSON {x}"))
     assert m["spread"]["mean_distance"] > 0
+    a = m["authority"]  # the latent's Jacobian on visited states: 8 singular values, largest first
+    assert len(a["singular_values"]) == 8 and a["singular_values"] == sorted(a["singular_values"], reverse=True)
+    assert 0 < a["singular_values"][-1] and a["action_gap"] > 0 and np.isfinite(a["log_det"])
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG" and m["png"] == "p.png"
 
 

@@ -14,7 +14,7 @@ from softskills.hierarchy.wrapper import LatentActionWrapper
 from softskills.skills.vec import make_env
 
 __all__ = ["fixed_latents", "latent_rollouts", "direction_stats", "direction_consistency", "latent_consistency",
-           "task_return", "latent_authority"]
+           "task_return", "visited_observations", "latent_authority"]
 
 
 def fixed_latents(latent_dim: int, n: int = 16, seed: int = 0) -> np.ndarray:
@@ -194,6 +194,37 @@ def latent_consistency(layer: FrozenLayer, env_id: str, latents: np.ndarray, rep
     disp = np.stack([p[-1] - p[0] for p in paths]).reshape(len(latents), repeats, 2)
     by_start = direction_consistency(disp.transpose(1, 0, 2))
     return {"repeats": repeats, **direction_consistency(disp), "by_start": by_start}, paths
+
+
+def visited_observations(layer: FrozenLayer, env_id: str, episodes: int = 4, steps: int = 250, seed: int = 0,
+                         **env_kwargs: object) -> np.ndarray:
+    """The observations a primitive visits acting as it was trained (a fresh ``h ~ N(0, I)`` every env step).
+
+    Episode ``i`` resets ``env_id`` with ``seed + i`` and runs for at most ``steps`` steps; the latents are
+    drawn from ``np.random.default_rng(seed)``. The observation before each step is kept.
+
+    Returns:
+        ``(N, obs_dim)`` float64 observations, ``N <= episodes * steps`` (fewer when an episode ends early).
+
+    Raises:
+        ValueError: ``episodes`` or ``steps`` below 1.
+    """
+    if episodes < 1 or steps < 1:
+        raise ValueError(f"episodes and steps must be >= 1, got {episodes} and {steps}")
+    rng = np.random.default_rng(seed)
+    seen = []
+    for i in range(episodes):
+        env = LatentActionWrapper(make_env(env_id, **env_kwargs), layer)
+        try:
+            obs, _ = env.reset(seed=seed + i)
+            for _ in range(steps):
+                seen.append(np.asarray(obs, dtype=np.float64).reshape(-1))
+                obs, _, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
+                if term or trunc:
+                    break
+        finally:
+            env.close()
+    return np.stack(seen)
 
 
 def latent_authority(layer: FrozenLayer, observations: np.ndarray, seed: int = 0) -> dict[str, Any]:

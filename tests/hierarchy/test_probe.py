@@ -196,3 +196,23 @@ def test_latent_authority_matches_an_autograd_jacobian_of_a_random_flow() -> Non
     np.testing.assert_allclose(r["singular_values"], np.median(np.stack(sv), axis=0), rtol=1e-4)
     with pytest.raises(ValueError, match=r"non-empty \(N, D\) array"):
         latent_authority(layer, np.zeros((0, 5)))
+
+
+def test_visited_observations_start_at_each_reset_and_repeat_with_the_seed() -> None:
+    from softskills.hierarchy import pretrained
+    from softskills.hierarchy.probe import visited_observations
+    from softskills.skills.vec import make_env
+
+    layer = pretrained("ant-velocity")
+    env_id = "softskills/AntVelocity-v0"
+    obs = visited_observations(layer, env_id, episodes=2, steps=10, seed=3)
+    assert obs.shape == (20, 105) and obs.dtype == np.float64
+    for i in (0, 1):  # each episode's first row is its reset observation, seeded seed + i
+        env = make_env(env_id)
+        np.testing.assert_array_equal(obs[10 * i], np.asarray(env.reset(seed=3 + i)[0], dtype=np.float64))
+        env.close()
+    assert not np.array_equal(obs[0], obs[1])  # the ant moved: the rows are the successive states
+    np.testing.assert_array_equal(obs, visited_observations(layer, env_id, episodes=2, steps=10, seed=3))
+    assert not np.array_equal(obs[1:10], visited_observations(layer, env_id, episodes=2, steps=10, seed=5)[1:10])
+    with pytest.raises(ValueError, match="episodes and steps must be >= 1"):
+        visited_observations(layer, env_id, episodes=0)
