@@ -111,8 +111,8 @@ def main() -> None:
     print(f"{args.primitive}: {spread['sectors_hit']}/8 sectors, spread {spread['circular_spread']:.2f}, mean distance "
           f"{spread['mean_distance']:.2f} m in {args.steps} steps; direction consistency by latent {c['within']:.3f} "
           f"against {c['null']:.3f} shuffled (p = {c['p_value']:.3f}), by start {st['within']:.3f} against "
-          f"{st['null']:.3f} (p = {st['p_value']:.3f}); {c['rollouts']} rollouts of {16 * args.repeats} moved >= 0.5 m; "
-          f"latent authority: log-det {authority['log_det']:.2f}, action gap {authority['action_gap']:.2f}")
+          f"{st['null']:.3f} (p = {st['p_value']:.3f}); {c['rollouts']} rollouts of {16 * args.repeats} moved "
+          f">= 0.5 m; latent authority: log-det {authority['log_det']:.2f}, action gap {authority['action_gap']:.2f}")
     consistency = _finite(consistency)
     print(json.dumps({"example": "probe_primitive", "quick": args.quick, "primitive": args.primitive,
                       "env_kwargs": trained, "steps": args.steps, "spread": spread, "consistency": consistency,
