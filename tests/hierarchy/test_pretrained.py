@@ -162,3 +162,34 @@ def test_a_shipped_cards_env_kwargs_are_read(monkeypatch) -> None:  # type: igno
     monkeypatch.setattr(mod, "pretrained_card", lambda name: patched)  # the one place the card is read
     assert mod.load_primitive("pretrained:ant-velocity")[1] == {"frame_skip": 2}
     assert stack.bottom_env_kwargs("pretrained:ant-velocity") == {"frame_skip": 2}
+
+
+def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipped_primitive_lacks(
+    one_thread: None,
+) -> None:
+    """The shipped primitive was trained with a tuned temperature; the same run at the original's fixed temperature
+    (``snapshots/ant-velocity-fixed-temperature``, 500,000 steps) lets its latent move the action far more, but its
+    held latents barely walk. Measured with ``examples/probe_primitive.py`` (AMD EPYC box, 2026-11-29): log-det
+    -6.90 against -19.05, action gap 2.07 against 0.91, held-latent mean distance 0.29 m against 1.64 m in 200
+    steps (docs/ant.md)."""
+    from softskills.hierarchy import load_primitive
+    from softskills.hierarchy.probe import latent_authority, visited_observations
+
+    env = "softskills/AntVelocity-v0"
+    snap = Path(__file__).resolve().parents[2] / "snapshots" / "ant-velocity-fixed-temperature"
+    fixed, kwargs = load_primitive(str(snap))
+    shipped = pretrained("ant-velocity")
+    assert kwargs == {} and pretrained_card("ant-velocity")["config"]["sac"]["auto_alpha"] is True
+    from softskills.skills.checkpoint import load_checkpoint
+
+    sac = load_checkpoint(snap)[1]["config"]["sac"]
+    assert (sac["auto_alpha"], sac["init_alpha"], sac["reward_scale"]) == (False, 1.0, 10.0)
+    stats = {}
+    for name, layer in (("fixed", fixed), ("shipped", shipped)):
+        authority = latent_authority(layer, visited_observations(layer, env, seed=0)[::5], seed=0)
+        held = direction_stats(latent_rollouts(layer, env, fixed_latents(8, 16, seed=0), steps=200, seed=1000))
+        stats[name] = (authority["log_det"], authority["action_gap"], held["mean_distance"])
+    (fixed_det, fixed_gap, fixed_dist), (shipped_det, shipped_gap, shipped_dist) = stats["fixed"], stats["shipped"]
+    assert fixed_det > -10.0 > -15.0 > shipped_det, stats
+    assert fixed_gap > 1.5 > 1.2 > shipped_gap, stats
+    assert fixed_dist < 0.8 < 1.0 < shipped_dist, stats
