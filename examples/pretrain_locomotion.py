@@ -59,14 +59,16 @@ def config(args: argparse.Namespace) -> TrainConfig:
     if args.quick:
         return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=100,
                            batch_size=32,
-                           sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=10.0, auto_alpha=args.auto_alpha),
+                           sac=SACConfig(hidden=(32, 32), tau=1e-2, reward_scale=args.reward_scale,
+                                         auto_alpha=args.auto_alpha),
                            flow_embed_hidden=(32, 32),
                            flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=0, eval_episodes=1,
                            progress=False,
                            tensorboard=False, threads=args.threads, overwrite=not args.resume, resume=args.resume)
     return TrainConfig(env=ENV, env_kwargs=env_kwargs(args), policy="realnvp", steps=args.steps, warmup_steps=10_000,
                        batch_size=128,
-                       sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=10.0, auto_alpha=args.auto_alpha),
+                       sac=SACConfig(hidden=(128, 128), tau=1e-2, reward_scale=args.reward_scale,
+                                     auto_alpha=args.auto_alpha),
                        flow_embed_hidden=(128, 128),
                        flow_st_hidden=(8,), out=args.out, seed=args.seed, eval_every=100_000, eval_episodes=2,
                        checkpoint_every=25_000, log_every=5_000, threads=args.threads, resume=args.resume)
@@ -118,7 +120,12 @@ def main() -> None:
     p.add_argument("--auto-alpha", action="store_true",
                    help="tune the temperature towards an entropy of -dim(A) (how the shipped primitives were trained) "
                         "instead of the original's fixed temperature 1 on the reward scaled by 10")
+    p.add_argument("--reward-scale", type=float, default=10.0,
+                   help="the reward scale (default 10, the original's); at the fixed temperature 1 the policy acts at "
+                        "temperature 1/scale of the raw reward")
     args = p.parse_args()
+    if not (np.isfinite(args.reward_scale) and args.reward_scale > 0):
+        p.error(f"--reward-scale must be a finite number > 0, got {args.reward_scale}")
     if args.frame_skip < 1:
         p.error(f"--frame-skip must be at least 1, got {args.frame_skip}")
     if not np.isfinite(args.airborne_cost) or args.airborne_cost < 0:

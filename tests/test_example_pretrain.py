@@ -57,7 +57,8 @@ def test_default_frame_skip_keeps_the_config_of_older_runs() -> None:
     from tests.example_module import load_example
 
     ex = load_example("pretrain_locomotion")
-    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0, auto_alpha=False)
+    base = dict(quick=False, steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0, auto_alpha=False,
+                reward_scale=10.0)
     assert ex.config(argparse.Namespace(**base, frame_skip=5)).env_kwargs == "{}"  # what the shipped card records
     assert ex.config(argparse.Namespace(**base, frame_skip=2)).env_kwargs == '{"frame_skip": 2}'
     air = ex.config(argparse.Namespace(**{**base, "airborne_cost": 0.2}, frame_skip=5))
@@ -73,6 +74,11 @@ def test_the_primitive_trains_at_the_original_fixed_temperature_unless_asked_to_
     ex = load_example("pretrain_locomotion")
     base = dict(steps=1000, out="x", seed=0, threads=1, resume=False, airborne_cost=0.0, frame_skip=5)
     for quick in (False, True):
-        fixed = ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=False)).sac
+        fixed = ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=False, reward_scale=10.0)).sac
         assert (fixed.auto_alpha, fixed.init_alpha, fixed.reward_scale) == (False, 1.0, 10.0)
-        assert ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=True)).sac.auto_alpha is True
+        tuned = ex.config(argparse.Namespace(**base, quick=quick, auto_alpha=True, reward_scale=30.0)).sac
+        assert tuned.auto_alpha is True and tuned.reward_scale == 30.0
+    # a bad scale is named
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pretrain_locomotion.py"), "--reward-scale", "0"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "--reward-scale must be a finite number > 0, got 0.0" in proc.stderr
