@@ -11,6 +11,7 @@ layer 128, batch 128, tau 1e-2, reward scale 10, embedding (128, 128, 16), s/t u
 temperature tuning, so its policies acted at temperature 1/10 of the raw reward). ``--auto-alpha`` tunes the
 temperature towards an entropy of -dim(A) instead; both shipped primitives were trained that way (the 4M-step
 run's temperature ended at 0.144 on the reward scaled by 10, a seventh of the original's; docs/ant.md).
+``--reward-scale`` changes the scale, and with it the fixed temperature's share of the raw reward.
 The probe holds each of 16 fixed latents ``h`` for a 200-step episode and plots the xy paths
 (``OUT/directions.png``): a good primitive spreads over all directions. ``--export`` writes the weights and a
 model card (``card.json``) into ``softskills/hierarchy/weights/ant-velocity/`` (or ``--export-dir``;
