@@ -171,7 +171,7 @@ def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipp
     (``snapshots/ant-velocity-fixed-temperature``, 500,000 steps) lets its latent move the action far more, but its
     held latents barely walk. Measured with ``examples/probe_primitive.py`` (AMD EPYC box, 2026-11-29): log-det
     -6.90 against -19.05, action gap 2.07 against 0.91, held-latent mean distance 0.29 m against 1.64 m in 200
-    steps (docs/ant.md)."""
+    steps (docs/ant.md). The run at reward scale 30 (``snapshots/ant-velocity-reward-scale-30``) lies between."""
     from softskills.hierarchy import load_primitive
     from softskills.hierarchy.probe import latent_authority, visited_observations
 
@@ -184,8 +184,9 @@ def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipp
 
     sac = load_checkpoint(snap)[1]["config"]["sac"]
     assert (sac["auto_alpha"], sac["init_alpha"], sac["reward_scale"]) == (False, 1.0, 10.0)
+    scale30, _ = load_primitive(str(snap.parent / "ant-velocity-reward-scale-30"))
     stats = {}
-    for name, layer in (("fixed", fixed), ("shipped", shipped)):
+    for name, layer in (("fixed", fixed), ("shipped", shipped), ("scale30", scale30)):
         authority = latent_authority(layer, visited_observations(layer, env, seed=0)[::5], seed=0)
         held = direction_stats(latent_rollouts(layer, env, fixed_latents(8, 16, seed=0), steps=200, seed=1000))
         stats[name] = (authority["log_det"], authority["action_gap"], held["mean_distance"])
@@ -193,3 +194,6 @@ def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipp
     assert fixed_det > -10.0 > -15.0 > shipped_det, stats
     assert fixed_gap > 1.5 > 1.2 > shipped_gap, stats
     assert fixed_dist < 0.8 < 1.0 < shipped_dist, stats
+    # in between, at reward scale 30 (temperature 1/30 of the raw reward): log-det -10.83, held latents 1.73 m
+    scale30_det, _, scale30_dist = stats["scale30"]
+    assert -9.0 > scale30_det > -14.0 and scale30_dist > 1.0, stats
