@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,24 +67,32 @@ def task_return(layer: FrozenLayer, env_id: str, episodes: int = 8, steps: int =
     Raises:
         ValueError: ``episodes`` or ``steps`` below 1.
     """
+    totals: dict[int, float] = {}  # every episode has at least one step
+    for i, _, reward in _fresh_latent_steps(layer, env_id, episodes, steps, seed, env_kwargs):
+        totals[i] = totals.get(i, 0.0) + reward
+    return float(np.mean(list(totals.values())))
+
+
+def _fresh_latent_steps(layer: FrozenLayer, env_id: str, episodes: int, steps: int, seed: int,
+                        env_kwargs: dict[str, object]) -> Iterator[tuple[int, np.ndarray, float]]:
+    """``(episode, observation before the step, reward)`` for every env step of :func:`task_return`'s episodes:
+    episode ``i`` reset with ``seed + i``, a fresh latent from ``np.random.default_rng(seed)`` every step, at most
+    ``steps`` steps."""
     if episodes < 1 or steps < 1:
         raise ValueError(f"episodes and steps must be >= 1, got {episodes} and {steps}")
     rng = np.random.default_rng(seed)
-    totals = []
     for i in range(episodes):
         env = LatentActionWrapper(make_env(env_id, **env_kwargs), layer)
         try:
-            env.reset(seed=seed + i)
-            total = 0.0
+            obs, _ = env.reset(seed=seed + i)
             for _ in range(steps):
-                _, reward, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
-                total += float(reward)
+                before = np.asarray(obs, dtype=np.float64).reshape(-1)
+                obs, reward, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
+                yield i, before, float(reward)
                 if term or trunc:
                     break
         finally:
             env.close()
-        totals.append(total)
-    return float(np.mean(totals))
 
 
 def direction_stats(paths: Sequence[np.ndarray], sectors: int = 8, min_distance: float = 0.5) -> dict[str, float]:
@@ -209,22 +217,7 @@ def visited_observations(layer: FrozenLayer, env_id: str, episodes: int = 4, ste
     Raises:
         ValueError: ``episodes`` or ``steps`` below 1.
     """
-    if episodes < 1 or steps < 1:
-        raise ValueError(f"episodes and steps must be >= 1, got {episodes} and {steps}")
-    rng = np.random.default_rng(seed)
-    seen = []
-    for i in range(episodes):
-        env = LatentActionWrapper(make_env(env_id, **env_kwargs), layer)
-        try:
-            obs, _ = env.reset(seed=seed + i)
-            for _ in range(steps):
-                seen.append(np.asarray(obs, dtype=np.float64).reshape(-1))
-                obs, _, term, trunc, _ = env.step(rng.standard_normal(layer.latent_dim))
-                if term or trunc:
-                    break
-        finally:
-            env.close()
-    return np.stack(seen)
+    return np.stack([obs for _, obs, _ in _fresh_latent_steps(layer, env_id, episodes, steps, seed, env_kwargs)])
 
 
 def latent_authority(layer: FrozenLayer, observations: np.ndarray, seed: int = 0) -> dict[str, Any]:
