@@ -120,7 +120,8 @@ def main() -> None:
                         "a positive value discourages hopping and is not the thesis' setting)")
     p.add_argument("--auto-alpha", action="store_true",
                    help="tune the temperature towards an entropy of -dim(A) (how the shipped primitives were trained) "
-                        "instead of the original's fixed temperature 1 on the reward scaled by 10")
+                        "instead of the original's fixed temperature 1 on the reward scaled by 10; --resume of a run "
+                        "trained with it, such as those of the shipped primitives, needs it too")
     p.add_argument("--reward-scale", type=float, default=10.0,
                    help="the reward scale (default 10, the original's); at the fixed temperature 1 the policy acts at "
                         "temperature 1/scale of the raw reward")

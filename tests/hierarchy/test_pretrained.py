@@ -174,14 +174,13 @@ def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipp
     steps (docs/ant.md). The run at reward scale 30 (``snapshots/ant-velocity-reward-scale-30``) lies between."""
     from softskills.hierarchy import load_primitive
     from softskills.hierarchy.probe import latent_authority, visited_observations
+    from softskills.skills.checkpoint import load_checkpoint
 
     env = "softskills/AntVelocity-v0"
     snap = Path(__file__).resolve().parents[2] / "snapshots" / "ant-velocity-fixed-temperature"
     fixed, kwargs = load_primitive(str(snap))
     shipped = pretrained("ant-velocity")
     assert kwargs == {} and pretrained_card("ant-velocity")["config"]["sac"]["auto_alpha"] is True
-    from softskills.skills.checkpoint import load_checkpoint
-
     sac = load_checkpoint(snap)[1]["config"]["sac"]
     assert (sac["auto_alpha"], sac["init_alpha"], sac["reward_scale"]) == (False, 1.0, 10.0)
     scale30, _ = load_primitive(str(snap.parent / "ant-velocity-reward-scale-30"))
