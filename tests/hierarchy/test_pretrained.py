@@ -196,3 +196,25 @@ def test_the_original_fixed_temperature_gives_the_latent_the_authority_the_shipp
     # in between, at reward scale 30 (temperature 1/30 of the raw reward): log-det -10.83, held latents 1.73 m
     scale30_det, _, scale30_dist = stats["scale30"]
     assert -9.0 > scale30_det > -14.0 and scale30_dist > 1.0, stats
+
+
+def test_longer_training_at_reward_scale_30_walks_further_and_narrows_the_directions(one_thread: None) -> None:
+    """The reward-scale-30 run continued from 500,000 to 2,000,000 steps (``snapshots/ant-velocity-reward-scale-30``,
+    ``-1375k`` and ``-2m``): 16 held latents, 200 steps each from reset seeds 1000 + i, walk further and head
+    more alike. Measured (AMD EPYC box, 2026-11-29): mean distance 1.73 / 2.36 / 5.66 m, circular spread 0.517 /
+    0.331 / 0.136; from reset seeds 3000 + i: 2.41 / 2.56 / 4.66 m and 0.738 / 0.367 / 0.138 (docs/ant.md). The
+    high level on the 1,375,000-step primitive was the first to reach a maze goal in 40% of its evaluation
+    episodes."""
+    from softskills.hierarchy import load_primitive
+
+    root = Path(__file__).resolve().parents[2] / "snapshots"
+    stats = {}
+    for name in ("", "-1375k", "-2m"):
+        layer, kwargs = load_primitive(str(root / f"ant-velocity-reward-scale-30{name}"))
+        assert kwargs == {}
+        held = direction_stats(latent_rollouts(layer, "softskills/AntVelocity-v0", fixed_latents(8, 16, seed=0),
+                                               steps=200, seed=1000))
+        stats[name] = (held["mean_distance"], held["circular_spread"])
+    (_, spread_500k), (dist_1375k, spread_1375k), (dist_2m, spread_2m) = stats[""], stats["-1375k"], stats["-2m"]
+    assert dist_2m > 4.0 > dist_1375k > 2.0, stats
+    assert spread_2m < 0.2 < spread_1375k < 0.45 < spread_500k, stats
