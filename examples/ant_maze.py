@@ -45,10 +45,14 @@ random held latents, 5 of 6 episodes ended within 164 steps (measured 2026-11-25
 high level's N(0, I) action prior each step also costs a KL term, so ending episodes early
 would even pay. Without the ceiling, random held latents carried the ant up to 7 m down the
 corridor in 1000 steps. The thesis ran 10M env steps per
-goal; the default here is far smaller (``--env-steps``). Evaluation: 20 episodes per goal with
-sampled actions (the hierarchy with its latent held per episode, as it was trained); success is
-reaching the goal, and the final distance is the distance to the goal at the episode's end.
-Writes ``OUT/trajectories.png`` and ``OUT/results.json``, and ends with one JSON line.
+goal; the default here is far smaller (``--env-steps``). Evaluation: 20 episodes per goal (``--episodes``),
+twice. First with sampled actions, as the policy was trained: the hierarchy draws its latent once per
+episode and holds it, the flat policies draw every step. Then at the mode, as SB3's
+``deterministic=True``: the latent is ``h = 0`` (the hierarchy's high level and the fine-tuned flow
+act as ``f(0; s)``) and flat SAC takes its Gaussian's mean. Success is reaching the goal, and the final
+distance is the distance to the goal at the episode's end. Writes ``OUT/trajectories.png`` (sampled),
+``OUT/trajectories_mode.png`` (mode) and ``OUT/results.json``, and ends with one JSON line whose
+``results[method]`` holds the sampled rates and, under ``"mode"``, the mode's.
 """
 
 from __future__ import annotations
@@ -184,24 +188,30 @@ def train(method: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     return {"env_steps_per_goal": env_steps, "updates": trainer.num_updates, "wall_s": time.perf_counter() - t}
 
 
-def rollouts(run: Path, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[list[np.ndarray]]]:
-    """Success ``(K, E)``, final goal distance ``(K, E)`` and xy paths of ``episodes`` per goal."""
+def rollouts(run: Path, episodes: int, seed: int, mode: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+    """Success ``(K, E)``, final goal distance ``(K, E)`` and xy paths of ``episodes`` per goal.
+
+    ``mode=False`` acts as the run was trained: a latent drawn per episode and held (``hold_latent``
+    runs), or actions drawn every step. ``mode=True`` acts at the mode of the policy, ``f(0; s)``
+    (the Gaussian's mean for flat SAC), so no action is random.
+    """
     agent, cfg, meta = load_run(run)
     envs = run_env_factory(cfg, meta.get("run_info"))(episodes)
     torch.manual_seed(seed)
-    held = cfg.hold_latent
+    held = cfg.hold_latent and not mode
     if held:  # act as trained: one latent per episode for each of the E evaluation envs
         agent.policy.hold_latent(num_envs=episodes)
     with PathRecorder(envs, slice(-2, None)) as rec:  # the ant's xy (the observation's last two), every env step
-        res = evaluate(agent, envs, seed=seed, deterministic=held)
+        res = evaluate(agent, envs, seed=seed, deterministic=held or mode)
     success = np.array([[bool(info["success"]) for info in row] for row in res.final_infos])
     dist = np.array([[float(info["goal_distance"]) for info in row] for row in res.final_infos])
     return success, dist, [rec.paths(k) for k in range(cfg.skills)]
 
 
 def plot(results: dict[str, dict[str, Any]], paths: dict[str, list[list[np.ndarray]]], goals: list[int],
-         out: Path) -> None:
-    """One panel per method and goal: the evaluation paths over the maze walls."""
+         out: Path, label: str = "sampled") -> None:
+    """One panel per method and goal: the evaluation paths over the maze walls (``label`` names the evaluation)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -221,7 +231,7 @@ def plot(results: dict[str, dict[str, Any]], paths: dict[str, list[list[np.ndarr
                 if len(p):
                     ax.plot(p[:, 0], p[:, 1], lw=0.7, alpha=0.8)
             ax.plot(0, 0, "k*", ms=8)
-            ax.set_title(f"{m}, goal {g}: {results[m]['success'][r]:.0%}", fontsize=9)
+            ax.set_title(f"{m}, goal {g} ({label}): {results[m]['success'][r]:.0%}", fontsize=9)
             ax.set_aspect("equal")
             ax.set_xlim(-3, 15)
             ax.set_ylim(-9, 9)
@@ -298,27 +308,33 @@ def main() -> None:
                   f"updates, {training[m]['wall_s']:.0f} s")
     results: dict[str, dict[str, Any]] = {}
     paths: dict[str, list[list[np.ndarray]]] = {}
+    mode_paths: dict[str, list[list[np.ndarray]]] = {}
     for m in args.methods:
         run = out / m
         _, cfg, meta = load_run(run)
         success, dist, paths[m] = rollouts(run, args.episodes, seed=12_345)
+        mode_success, mode_dist, mode_paths[m] = rollouts(run, args.episodes, seed=12_345, mode=True)
         steps = int(meta["step"]) * (cfg.repeat if cfg.stack_on else 1)
         low = cfg.stack_on or (meta.get("run_info") or {}).get("init_from", "")  # what this run really used
         results[m] = {"success": success.mean(1).tolist(), "final_distance": dist.mean(1).tolist(),
                       "env_steps_per_goal": steps, "primitive": low,
                       "frame_skip": json.loads(cfg.env_kwargs).get("frame_skip", FRAME_SKIP),
+                      "mode": {"success": mode_success.mean(1).tolist(), "final_distance": mode_dist.mean(1).tolist()},
                       **({"train": training[m]} if m in training else {})}
-        rates = ", ".join(f"goal {g}: {s:.0%} ({d:.1f} m)" for g, s, d in
-                          zip(args.goals, results[m]["success"], results[m]["final_distance"]))
-        print(f"{m} after {steps:,} env steps per goal: {rates}")
+        for label, r in (("sampled", results[m]), ("mode", results[m]["mode"])):
+            rates = ", ".join(f"goal {g}: {s:.0%} ({d:.1f} m)" for g, s, d in
+                              zip(args.goals, r["success"], r["final_distance"]))
+            print(f"{m} after {steps:,} env steps per goal, {label}: {rates}")
     out.mkdir(parents=True, exist_ok=True)
-    png = out / "trajectories.png"
+    png, png_mode = out / "trajectories.png", out / "trajectories_mode.png"
     plot(results, paths, args.goals, png)
+    plot({m: r["mode"] for m, r in results.items()}, mode_paths, args.goals, png_mode, label="mode")
     summary = {"example": "ant_maze", "quick": args.quick, "seed": args.seed, "goals": args.goals,
                "reward_scale": args.reward_scale, "progress_reward": args.progress_reward,
                "episodes": args.episodes, "repeat": args.repeat, "latent_prior": args.latent_prior,
                "auto_alpha": args.auto_alpha,
-               "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png)}
+               "updates_per_step": args.updates_per_step, "gamma": args.gamma, "results": results, "png": str(png),
+               "png_mode": str(png_mode)}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
 

@@ -58,16 +58,20 @@ def test_ant_maze_example_quick(tmp_path: Path) -> None:
               "ex = load_example('ant_maze'); out = {}\n"
               "for m in ('hierarchy', 'hierarchy-resampled', 'finetune', 'flat'):\n"
               "    s, d, _ = ex.rollouts(ex.Path(%r) / m, %d, seed=12_345)\n"
-              "    out[m] = [s.mean(1).tolist(), d.mean(1).tolist(), (s == (d < 2.0)).all().item()]\n"
-              "print(json.dumps(out))") % (str(ROOT), str(out), m["episodes"])
+              "    ms, md, _ = ex.rollouts(ex.Path(%r) / m, %d, seed=12_345, mode=True)\n"
+              "    out[m] = [s.mean(1).tolist(), d.mean(1).tolist(), (s == (d < 2.0)).all().item(),\n"
+              "              ms.mean(1).tolist(), md.mean(1).tolist()]\n"
+              "print(json.dumps(out))") % (str(ROOT), str(out), m["episodes"], str(out), m["episodes"])
     again = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     replayed = json.loads(again.stdout.strip().splitlines()[-1])
     assert set(replayed) == set(m["results"])
-    for name, (success, dist, consistent) in replayed.items():
+    for name, (success, dist, consistent, mode_success, mode_dist) in replayed.items():
         assert success == m["results"][name]["success"] and dist == m["results"][name]["final_distance"], name
         assert consistent, name  # success is exactly "ended within the 2 m goal radius"
-    assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG"
+        assert m["results"][name]["mode"] == {"success": mode_success, "final_distance": mode_dist}, name
+        assert mode_dist != dist, name  # the mode is another policy than the sampled one
+    assert Path(m["png"]).read_bytes()[:4] == b"\x89PNG" and Path(m["png_mode"]).read_bytes()[:4] == b"\x89PNG"
     _, meta, _ = load_checkpoint(out / "hierarchy")
     assert meta["config"]["hold_latent"] and not load_checkpoint(out / "hierarchy-resampled")[1]["config"]["hold_latent"]
     assert meta["run_info"]["stacked_on"] == "pretrained:ant-velocity" and meta["config"]["repeat"] == 3
@@ -216,3 +220,27 @@ def test_primitive_from_a_run_sets_the_maze_frame_skip(tmp_path: Path, monkeypat
     with pytest.raises(SystemExit, match="fine-tuned from"):
         ex.train("finetune", _args(primitive=ex.PRIMITIVE, resume=True, env_steps=60, warmup=30, goals=[0],
                                    primitive_arch=layer.policy.arch), tmp_path / "ft")
+
+
+@pytest.mark.parametrize("method", ["hierarchy", "flat"])
+def test_mode_evaluation_draws_no_random_action(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """``rollouts(mode=True)`` acts at ``f(0; s)`` (flat SAC: the mean): another torch seed gives the same paths.
+
+    The sampled evaluation, held latents per episode for the hierarchy and drawn actions for flat SAC, changes
+    with it, so the test sees the difference between the two."""
+    ex = _example()
+    args = _args(env_steps=600, warmup=300, checkpoint_every=100)
+    cfg = dataclasses.replace(ex.config(method, args, tmp_path), flow_embed_hidden=(8,), flow_st_hidden=(4,),
+                              sac=dataclasses.replace(ex.config(method, args, tmp_path).sac, hidden=(8,)),
+                              batch_size=16)
+    (stacked_trainer(cfg) if method == "hierarchy" else Trainer(cfg)).train()
+    run = tmp_path / method
+    real_seed = torch.manual_seed
+
+    def paths(mode: bool, shift: int) -> list[list[list[float]]]:
+        monkeypatch.setattr(ex.torch, "manual_seed", lambda s: real_seed(s + shift))
+        _, _, p = ex.rollouts(run, 2, seed=7, mode=mode)
+        return [[q[-1].tolist() for q in goal] for goal in p]
+
+    assert paths(True, 0) == paths(True, 1)
+    assert paths(False, 0) != paths(False, 1)
