@@ -290,6 +290,10 @@ class Trainer:
             self._check_finite()
             scalars.update({_LOSS_KEYS[k]: float(v.float().mean()) for k, v in self.losses.items()
                             if k in _LOSS_KEYS})
+            if self.cfg.skills > 1:  # per skill too, so that one skill's divergence is seen as its own
+                for k, v in self.losses.items():
+                    if k in _LOSS_KEYS and v.dim() == 1:
+                        scalars.update({f"{_LOSS_KEYS[k]}/skill{i}": float(x) for i, x in enumerate(v.float().tolist())})
         logger.log(self.step, scalars)
         if bar is not None:  # "n/a" until a training episode has ended and an evaluation has run
             done = [r for r in self.last_returns if math.isfinite(r)]

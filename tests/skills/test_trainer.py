@@ -533,3 +533,22 @@ def test_a_corrupt_refill_target_is_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "r", tensors, {**meta, "refill": -3}, buf)
     with pytest.raises(CheckpointError, match="invalid refill target -3"):
         Trainer.resume(tmp_path / "r", steps=200)
+
+
+def test_losses_are_logged_per_skill_as_well_as_their_mean(tmp_path: Path) -> None:
+    """With K > 1, every loss key also has a ``/skillK`` row per skill, whose mean is the plain key's value
+    (a maze run's divergence showed only as the mean of three skills before)."""
+    import csv
+
+    Trainer(small(tmp_path / "k2", steps=250, skills=2, tasks=({"g": 10.0}, {"g": 2.0}))).train()
+    rows: dict[tuple[int, str], float] = {(int(r["step"]), r["key"]): float(r["value"])
+                                          for r in csv.DictReader(open(tmp_path / "k2" / "progress.csv"))}
+    logged = sorted({s for s, k in rows if k == "losses/qf_loss"})
+    assert logged
+    for step in logged:
+        for key in ("losses/qf_loss", "losses/actor_loss", "losses/entropy", "losses/alpha"):
+            per_skill = [rows[(step, f"{key}/skill{i}")] for i in range(2)]
+            assert sum(per_skill) / 2 == pytest.approx(rows[(step, key)], rel=1e-5, abs=1e-6), (step, key)
+        assert rows[(step, "losses/qf_loss/skill0")] != rows[(step, "losses/qf_loss/skill1")]
+    Trainer(small(tmp_path / "k1", steps=250)).train()
+    assert not any("/skill" in r["key"] for r in csv.DictReader(open(tmp_path / "k1" / "progress.csv")))
