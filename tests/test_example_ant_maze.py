@@ -230,9 +230,9 @@ def test_mode_evaluation_draws_no_random_action(tmp_path: Path, monkeypatch: pyt
     with it, so the test sees the difference between the two."""
     ex = _example()
     args = _args(env_steps=600, warmup=300, checkpoint_every=100)
-    cfg = dataclasses.replace(ex.config(method, args, tmp_path), flow_embed_hidden=(8,), flow_st_hidden=(4,),
-                              sac=dataclasses.replace(ex.config(method, args, tmp_path).sac, hidden=(8,)),
-                              batch_size=16)
+    cfg = ex.config(method, args, tmp_path)
+    cfg = dataclasses.replace(cfg, flow_embed_hidden=(8,), flow_st_hidden=(4,),
+                              sac=dataclasses.replace(cfg.sac, hidden=(8,)), batch_size=16)
     (stacked_trainer(cfg) if method == "hierarchy" else Trainer(cfg)).train()
     run = tmp_path / method
     real_seed = torch.manual_seed

@@ -173,8 +173,10 @@ def test_the_maze_high_level_solves_the_south_goal_at_the_mode_and_the_other_two
     assert success[0].mean() >= 0.8, success[0]
     assert not success[1:].any()
     np.testing.assert_allclose(dist[1:].mean(axis=1), [8.49, 12.0], atol=0.1)  # the start's distances: no move
-    agent, _, _ = ex.load_run(MAZE_SOUTH)
-    torch.manual_seed(0)
+    agent, cfg, meta = ex.load_run(MAZE_SOUTH)  # the high levels' mode latents at the maze's start states
+    envs = ex.run_env_factory(cfg, meta.get("run_info"))(8)
+    obs = torch.as_tensor(envs.reset(np.broadcast_to(12_345 + np.arange(8), (3, 8))), dtype=torch.float32)
+    envs.close()
     with torch.no_grad():
-        latent = agent.policy.deterministic(torch.randn(3, 64, 107)).norm(dim=-1).median(dim=1).values
+        latent = agent.policy.deterministic(obs).norm(dim=-1).median(dim=1).values
     assert latent[0] < 10 and (latent[1:] > 100).all(), latent

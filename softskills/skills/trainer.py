@@ -288,12 +288,13 @@ class Trainer:
         scalars = {"charts/SPS": sps}
         if self.losses:
             self._check_finite()
-            scalars.update({_LOSS_KEYS[k]: float(v.float().mean()) for k, v in self.losses.items()
-                            if k in _LOSS_KEYS})
-            if self.cfg.skills > 1:  # per skill too, so that one skill's divergence is seen as its own
-                for k, v in self.losses.items():
-                    if k in _LOSS_KEYS and v.dim() == 1:
-                        scalars.update({f"{_LOSS_KEYS[k]}/skill{i}": float(x) for i, x in enumerate(v.float().tolist())})
+            for k, v in self.losses.items():
+                if k not in _LOSS_KEYS:
+                    continue
+                key = _LOSS_KEYS[k]
+                scalars[key] = float(v.float().mean())
+                if self.cfg.skills > 1 and v.dim() == 1:  # per skill too: one skill's divergence shows as its own
+                    scalars.update({f"{key}/skill{i}": x for i, x in enumerate(v.float().tolist())})
         logger.log(self.step, scalars)
         if bar is not None:  # "n/a" until a training episode has ended and an evaluation has run
             done = [r for r in self.last_returns if math.isfinite(r)]
